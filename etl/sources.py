@@ -1,0 +1,35 @@
+"""What every source hands to the raw layer: pages as Arrow tables with one fixed schema.
+
+Sources (Tekton Results, Kubernetes, files) never parse the objects they carry; they pass the JSON text through
+undecoded so that the raw layer can parse it inside DuckDB in bulk. One page is one API page or one file chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import pyarrow as pa
+
+SOURCE_PAGE_SCHEMA = pa.schema(
+    [
+        # Where the object came from: a Results record name, "<file>:<line>", or a Kubernetes API path.
+        pa.field("source_ref", pa.string()),
+        # Results `data.type` (e.g. "tekton.dev/v1.PipelineRun"); null where the source has no type hint.
+        pa.field("type_hint", pa.string()),
+        # Results record `update_time`; null for Kubernetes and files.
+        pa.field("source_update_time", pa.timestamp("us", tz="UTC")),
+        # The object's JSON text, exactly as received.
+        pa.field("data", pa.binary()),
+    ]
+)
+
+
+def empty_page() -> pa.Table:
+    return SOURCE_PAGE_SCHEMA.empty_table()
+
+
+class PageSource(Protocol):
+    """Anything that yields pages in `SOURCE_PAGE_SCHEMA`."""
+
+    def pages(self) -> Iterator[pa.Table]: ...
