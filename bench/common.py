@@ -11,6 +11,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,29 +34,24 @@ class Measurement:
         return f"| {self.label} | {self.seconds:.2f} | {self.peak_rss_mb:.0f} | {extra} |"
 
 
-def run_measured(label: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measurement:
-    """Run `cmd` to completion; fail loudly if it fails. Peak RSS covers the child and its own children."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        cwd=cwd or REPO_ROOT,
-        text=True,
-    )
-    output, _ = proc.communicate()
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (proc.pid, 0, _children_usage())
-    seconds = time.perf_counter() - started
+def run_measured(
+    label: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Measurement:
+    """Run `cmd` to completion; fail loudly if it fails. Peak RSS is the child's own (largest process it reaped)."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd or REPO_ROOT
+        )
+        # wait4 (not Popen.wait) so the rusage is this child's alone, not the max over every child we ever ran.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output = log.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: {' '.join(cmd)} exited {proc.returncode}:\n{output[-4000:]}")
     return Measurement(label, seconds, usage.ru_maxrss / 1024, output)
-
-
-def _children_usage():  # noqa: ANN202 - resource.struct_rusage
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN)
 
 
 def python_cmd(*args: str) -> list[str]:
