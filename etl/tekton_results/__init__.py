@@ -1,0 +1,1 @@
+"""Tekton Results: our own .proto files, generated stubs, and a gRPC + REST client."""
