@@ -135,6 +135,7 @@ class KubernetesSource(_Strict):
     context: str | None = None
     namespaces: list[str] = Field(default_factory=list)
     page_size: int = 500
+    timeout_s: float = 60.0
 
 
 class ClusterConfig(_Strict):
