@@ -83,6 +83,7 @@ class _State:
     resource_version: int = 0
     expiry: _ExpiryPlan = field(default_factory=_ExpiryPlan)
     requests: list[RecordedRequest] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -139,6 +140,20 @@ class FakeKubeApiServer:
         with self._state.lock:
             self._state.expiry = _ExpiryPlan(after_pages=after_pages, remaining=times)
 
+    def fail_requests(self, *, status: int = 503, times: int = 1) -> None:
+        """Answer the next `times` /apis requests with `status` (e.g. 503, 429), as an overloaded server does."""
+        with self._state.lock:
+            self._state.failures = [status] * times
+
+    def _injected_failure(self) -> tuple[int, dict] | None:
+        with self._state.lock:
+            if not self._state.failures:
+                return None
+            status = self._state.failures.pop(0)
+        return status, _status(
+            status, "ServiceUnavailable", "injected failure: the server is busy, try again"
+        )
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._state.lock:
@@ -194,10 +209,14 @@ class FakeKubeApiServer:
         """Answer one GET: (HTTP status, JSON body)."""
         with self._state.lock:
             self._state.requests.append(RecordedRequest(path, query, authorization))
+        parts = [p for p in path.split("/") if p]
+        if parts == ["version"]:  # public, as with the system:public-info-viewer role
+            return 200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake", "platform": "linux/amd64"}
         identity = self._authenticate(authorization)
         if identity is None:
             return 401, _status(401, "Unauthorized", "Unauthorized")
-        parts = [p for p in path.split("/") if p]
+        if parts and parts[0] == "apis" and (failure := self._injected_failure()) is not None:
+            return failure
         discovery = self._discovery(parts)
         if discovery is not None:
             return discovery
@@ -210,8 +229,6 @@ class FakeKubeApiServer:
 
     def _discovery(self, parts: list[str]) -> tuple[int, dict] | None:
         port = self.port
-        if parts == ["version"]:
-            return 200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake", "platform": "linux/amd64"}
         if parts == ["api"]:
             address = {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{port}"}
             return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [address]}
@@ -530,15 +547,17 @@ def write_kubeconfig(
         cluster["certificate-authority"] = str(ca_file)
     if insecure_skip_tls_verify:
         cluster["insecure-skip-tls-verify"] = True
+    # Cluster and user entries are named after the context so that several files merge (KUBECONFIG=a:b) cleanly.
+    cluster_name, user_name = f"{context}-cluster", f"{context}-user"
     contexts = [
-        {"name": name, "context": {"cluster": "fake-cluster", "user": "fake-user"}}
+        {"name": name, "context": {"cluster": cluster_name, "user": user_name}}
         for name in (context, *extra_contexts)
     ]
     document = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "fake-cluster", "cluster": cluster}],
-        "users": [{"name": "fake-user", "user": {"token": token}}],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": {"token": token}}],
         "contexts": contexts,
         "current-context": context,
     }
