@@ -19,7 +19,10 @@ from etl.errors import WarehouseError
 PROG = "tekton-warehouse"
 
 # Modules that each add one or more subcommands through `register(subparsers)`.
-COMMAND_MODULES: tuple[str, ...] = ("etl.demo",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "etl.demo",
+    "etl.summary.cli",
+)
 
 
 class ArgumentParser(argparse.ArgumentParser):
