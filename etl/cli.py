@@ -22,6 +22,7 @@ PROG = "tekton-warehouse"
 COMMAND_MODULES: tuple[str, ...] = (
     "etl.demo",
     "etl.summary.cli",
+    "etl.build",
 )
 
 

@@ -1,0 +1,151 @@
+{#-
+  Tekton semantics and the few DuckDB-specific functions the models use. Keeping engine-specific SQL here is what
+  lets the project move to another dbt adapter (architecture.md "Scaling past one machine"): port these macros,
+  not the models.
+-#}
+
+{#- Succeeded condition (status + reason) and start time -> the run status of data-model.md. -#}
+{% macro tekton_status(condition_status, reason, started_at) -%}
+    case
+        when {{ condition_status }} = 'True' then 'succeeded'
+        when {{ condition_status }} = 'False' then
+            case
+                when {{ reason }} in ('PipelineRunTimeout', 'TaskRunTimeout') then 'timed_out'
+                when {{ reason }} in (
+                    'Cancelled', 'PipelineRunCancelled', 'TaskRunCancelled', 'CancelledRunFinally', 'StoppedRunFinally'
+                ) then 'cancelled'
+                else 'failed'
+            end
+        when {{ started_at }} is not null then 'running'
+        else 'pending'
+    end
+{%- endmacro %}
+
+{% macro is_terminal_status(status) -%}
+    ({{ status }} in ('succeeded', 'failed', 'timed_out', 'cancelled'))
+{%- endmacro %}
+
+{% macro is_failing_status(status) -%}
+    ({{ status }} in ('failed', 'timed_out'))
+{%- endmacro %}
+
+{#- Several JSON paths pulled with ONE call: parsing the document once is what makes staging fast. -#}
+{% macro json_strings(column, paths) -%}
+    json_extract_string({{ column }}, [{% for p in paths %}'{{ p }}'{{ "," if not loop.last }}{% endfor %}])
+{%- endmacro %}
+
+{% macro json_values(column, paths) -%}
+    json_extract({{ column }}, [{% for p in paths %}'{{ p }}'{{ "," if not loop.last }}{% endfor %}])
+{%- endmacro %}
+
+{#- A JSON array as a list of JSON values (null when absent or not an array). -#}
+{% macro json_array(value) -%}
+    case when json_type({{ value }}) = 'ARRAY' then cast({{ value }} as json[]) end
+{%- endmacro %}
+
+{#- The value of the first Succeeded condition's field in a JSON array of conditions. -#}
+{% macro succeeded_condition(conditions_json) -%}
+    list_filter({{ json_array(conditions_json) }}, lambda c: c ->> 'type' = 'Succeeded')[1]
+{%- endmacro %}
+
+{% macro to_utc_timestamp(text) -%}
+    try_cast(nullif({{ text }}, '') as timestamptz)
+{%- endmacro %}
+
+{#- Seconds from `start_ts` to `end_ts` as double; null when either is null. -#}
+{% macro seconds_between(start_ts, end_ts) -%}
+    (epoch({{ end_ts }}) - epoch({{ start_ts }}))
+{%- endmacro %}
+
+{#- UTC calendar date of a timestamptz, whatever the session time zone. -#}
+{% macro utc_date(ts) -%}
+    cast(timezone('UTC', {{ ts }}) as date)
+{%- endmacro %}
+
+{% macro percentile_cont(column, fraction) -%}
+    quantile_cont({{ column }}, {{ fraction }})
+{%- endmacro %}
+
+{#-
+  Canonical JSON text of a param/result value, so equal values compare equal: strings JSON-quoted, arrays as
+  minified JSON, objects with keys sorted (Tekton object values are flat string maps).
+-#}
+{% macro canonical_json(value) -%}
+    case json_type({{ value }})
+        when 'OBJECT' then '{' || array_to_string(
+            list_transform(
+                list_sort(map_entries(cast({{ value }} as map(varchar, json)))),
+                lambda e: to_json(e.key)::varchar || ':' || json(e.value)::varchar
+            ),
+            ','
+        ) || '}'
+        else json({{ value }})::varchar
+    end
+{%- endmacro %}
+
+{#- The plain text of a string value, or the canonical JSON text otherwise. -#}
+{% macro json_value_text(value, canonical) -%}
+    case when json_type({{ value }}) = 'VARCHAR' then json_extract_string({{ value }}, '$') else {{ canonical }} end
+{%- endmacro %}
+
+{#-
+  Repository URL normalisation: `git@host:org/repo` -> `https://host/org/repo`, lower-case scheme and host,
+  no trailing `/` or `.git`. Empty text is null.
+-#}
+{% macro normalize_repo_url(url) -%}
+    nullif(
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(
+                    {{ _lower_scheme_host(_scp_to_https("trim(" ~ url ~ ")")) }},
+                    '/+$', ''
+                ),
+                '\.git$', ''
+            ),
+            '/+$', ''
+        ),
+        ''
+    )
+{%- endmacro %}
+
+{% macro _scp_to_https(url) -%}
+    case
+        when regexp_full_match({{ url }}, '[A-Za-z0-9._-]+@[^:/]+:.+')
+            then regexp_replace({{ url }}, '^[A-Za-z0-9._-]+@([^:/]+):/*(.+)$', 'https://\1/\2')
+        else {{ url }}
+    end
+{%- endmacro %}
+
+{% macro _lower_scheme_host(url) -%}
+    case
+        when regexp_full_match({{ url }}, '[A-Za-z][A-Za-z0-9+.-]*://[^/]+.*')
+            then lower(regexp_extract({{ url }}, '^([A-Za-z][A-Za-z0-9+.-]*://[^/]+)', 1))
+                || regexp_extract({{ url }}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/]+(.*)$', 1)
+        else {{ url }}
+    end
+{%- endmacro %}
+
+{#- A commit given as a param counts only when it looks like one: 7 to 40 hex digits. -#}
+{% macro is_hex_commit(value) -%}
+    regexp_full_match({{ value }}, '[0-9A-Fa-f]{7,40}')
+{%- endmacro %}
+
+{#- Sorted varchar[] aggregate (empty list when nothing matched). -#}
+{% macro sorted_list_agg(column) -%}
+    coalesce(list_sort(list({{ column }}) filter (where {{ column }} is not null)), []::varchar[])
+{%- endmacro %}
+
+{#- Elements of list `a` missing from list `b`, sorted. -#}
+{% macro list_minus_sorted(a, b) -%}
+    list_sort(list_filter(coalesce({{ a }}, []::varchar[]), lambda x: not list_contains(coalesce({{ b }}, []::varchar[]), x)))
+{%- endmacro %}
+
+{#-
+  Incremental staging reads only raw rows ingested since the newest one it already holds (`>=`: re-reading the
+  boundary is harmless with delete+insert, missing a row is not).
+-#}
+{% macro new_raw_rows_filter(ingested_at='ingested_at') -%}
+    {%- if is_incremental() %}
+    and {{ ingested_at }} >= (select coalesce(max(ingested_at), '-infinity'::timestamptz) from {{ this }})
+    {%- endif %}
+{%- endmacro %}

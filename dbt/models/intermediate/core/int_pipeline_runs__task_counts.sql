@@ -1,0 +1,9 @@
+{#- Child TaskRuns per PipelineRun, and how many of them are failing (failed or timed out). -#}
+select
+    cluster,
+    pipeline_run_uid,
+    count(*) as task_run_count,
+    count(*) filter (where {{ is_failing_status('status') }}) as failed_task_count
+from {{ ref('int_task_runs__linked') }}
+where pipeline_run_uid is not null
+group by cluster, pipeline_run_uid

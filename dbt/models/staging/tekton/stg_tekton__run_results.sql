@@ -1,0 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['cluster', 'run_uid'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+{#-
+  One row per (run, result): v1 `status.results`, v1beta1 `status.pipelineResults` (PipelineRun) or
+  `status.taskResults` (TaskRun). Values as canonical JSON text.
+-#}
+{{ run_name_values(
+    "coalesce(json_extract(object, '$.status.results'), json_extract(object, '$.status.pipelineResults'))",
+    "coalesce(json_extract(object, '$.status.results'), json_extract(object, '$.status.taskResults'))",
+    expressions=true
+) }}
