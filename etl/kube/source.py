@@ -182,9 +182,9 @@ class KubernetesSource:
             response = api_client.call_api(*request, _request_timeout=timeout)
             return response.response
 
-        return self._with_retries(call, raise_http_errors=False)
+        return self._with_retries(call)
 
-    def _with_retries(self, call: Any, *, raise_http_errors: bool = True) -> tuple[int, bytes]:
+    def _with_retries(self, call: Any) -> tuple[int, bytes]:
         """Run one request; on a transient answer, ask again after a pause. Returns (status, body bytes)."""
         for attempt in range(len(TRANSIENT_BACKOFF_S) + 1):
             status, body, retry_after = self._one_request(call)

@@ -177,7 +177,12 @@ class FakeKubeApiServer:
     def start(self) -> FakeKubeApiServer:
         handler = _handler_class(self)
         self._httpd = _Server(("127.0.0.1", 0), handler, self._ssl_context())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-kube-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-kube-api",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -235,8 +240,11 @@ class FakeKubeApiServer:
         if parts == ["api", "v1"]:
             return 200, _core_resources()
         if parts == ["apis"]:
-            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group()]}
+            groups = [self._group()] if self.served_versions else []
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
         if parts == ["apis", GROUP]:
+            if not self.served_versions:
+                return _not_found()
             return 200, {"kind": "APIGroup", "apiVersion": "v1", **self._group()}
         if len(parts) == 3 and parts[:2] == ["apis", GROUP]:
             if parts[2] not in self.served_versions:
@@ -342,7 +350,10 @@ def _handler_class(api: FakeKubeApiServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-            status, body = api.handle_get(url.path, query, self.headers.get("Authorization"))
+            try:
+                status, body = api.handle_get(url.path, query, self.headers.get("Authorization"))
+            except Exception as exc:  # a bug in this fake must show as a 500, not as a dropped connection
+                status, body = 500, _status(500, "InternalError", f"fake API server failed: {exc!r}")
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
