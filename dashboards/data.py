@@ -1,0 +1,787 @@
+"""Read-only, cached queries on the published serving file `<home>/tekton.duckdb` (schema `marts`).
+
+Why it is built this way:
+- The ETL replaces the serving file by rename after every build. We never hold a connection: each query opens the
+  file read-only, runs, and closes, so a reader can never make a build fail, and the next query sees the new file.
+- Results are cached with `st.cache_data`, keyed on the file's identity (path, inode, mtime, size), so a republish
+  invalidates every cached result without a restart.
+- External file access is off and the configuration is locked, so even the SQL page cannot read other files or
+  switch the protection off. Filters reach SQL only as bound parameters (`$name`), never as text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from etl.config import resolve_home
+from etl.errors import WarehouseError
+
+# ================================================================================================================
+# Constants
+# ================================================================================================================
+
+SQL_ROW_CAP = 10_000
+SQL_TIMEOUT_S = 30.0
+DEFAULT_SLO = 0.99
+DEFAULT_WINDOW_DAYS = 30
+EMPTY_HINT = (
+    "Run `tekton-warehouse demo` for a generated history, or `tekton-warehouse ingest` then "
+    "`tekton-warehouse build` for your own clusters."
+)
+_PARAM_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist")
+
+
+class DashboardDataError(WarehouseError):
+    """The serving file cannot answer a page's query (a mart missing, a file half-written by an old tool)."""
+
+
+# ================================================================================================================
+# The serving file and its identity
+# ================================================================================================================
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published version of the serving file. A republish (rename over it) changes inode and mtime."""
+
+    path: str
+    inode: int
+    mtime_ns: int
+    size: int
+
+
+def home_dir() -> Path:
+    """The warehouse folder, from env `TEKTON_WAREHOUSE_HOME` (default `.warehouse`)."""
+    return resolve_home().home
+
+
+def serving_path() -> Path:
+    return resolve_home().serving_db
+
+
+def current_snapshot(path: Path | None = None) -> Snapshot | None:
+    """The identity of the file now published, or None when nothing has been published yet."""
+    target = path or serving_path()
+    try:
+        stat = target.stat()
+    except FileNotFoundError:
+        return None
+    return Snapshot(str(target), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def open_readonly(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A short-lived read-only connection that cannot touch other files or loosen its own settings."""
+    con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    # Days are UTC days everywhere (data-model.md); the lock stops the SQL page from undoing any of this.
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _bound(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the parameters the statement names: DuckDB rejects extra ones."""
+    names = set(_PARAM_NAME.findall(sql))
+    return {name: params[name] for name in names}
+
+
+def _run(path: str, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+    con = open_readonly(path)
+    try:
+        return con.execute(sql, _bound(sql, params)).df()
+    except duckdb.CatalogException as exc:
+        match = _MISSING_TABLE.search(str(exc))
+        table = f"marts.{match.group(1)}" if match else "a mart"
+        raise DashboardDataError(
+            f"{table} is missing from {path}: rebuild and publish with `tekton-warehouse build`"
+        ) from None
+    finally:
+        con.close()
+
+
+@st.cache_data(ttl="15m", max_entries=1024, show_spinner=False)
+def _cached(snapshot: Snapshot, sql: str, params: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return _run(snapshot.path, sql, dict(params))
+
+
+def query(snapshot: Snapshot, sql: str, **params: Any) -> pd.DataFrame:
+    """Run a fixed statement with bound `$name` parameters; cached until the file is republished."""
+    return _cached(snapshot, sql, tuple(sorted(params.items())))
+
+
+def clear_cache() -> None:
+    _cached.clear()
+
+
+# ================================================================================================================
+# Shared filters
+# ================================================================================================================
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What every page is narrowed to; None means all."""
+
+    cluster: str | None
+    namespace: str | None
+    pipeline: str | None
+    start: date
+    end: date
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "pipeline": self.pipeline,
+            "start": self.start,
+            "end": self.end,
+        }
+
+    def previous_period(self) -> Filters:
+        """The period of the same length just before this one, for "vs previous period" deltas."""
+        length = (self.end - self.start).days + 1
+        return Filters(
+            self.cluster,
+            self.namespace,
+            self.pipeline,
+            self.start - timedelta(days=length),
+            self.start - timedelta(days=1),
+        )
+
+
+def scope_sql(alias: str = "") -> str:
+    """The cluster/namespace/pipeline condition for a table that has those three columns."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"($cluster IS NULL OR {p}cluster = $cluster) "
+        f"AND ($namespace IS NULL OR {p}namespace = $namespace) "
+        f"AND ($pipeline IS NULL OR {p}pipeline_name = $pipeline)"
+    )
+
+
+def run_day_sql(alias: str = "") -> str:
+    """The UTC day a run counts on: its completion, or its creation when it never completed (data-model.md)."""
+    p = f"{alias}." if alias else ""
+    return f"CAST(coalesce({p}completed_at, {p}created_at) AS DATE)"
+
+
+TERMINAL = "('succeeded', 'failed', 'timed_out', 'cancelled')"
+
+
+def pipeline_catalog(snapshot: Snapshot) -> pd.DataFrame:
+    """Every (cluster, namespace, pipeline_name), for the filter boxes."""
+    return query(
+        snapshot,
+        "SELECT cluster, namespace, pipeline_name FROM marts.dim_pipelines ORDER BY cluster, namespace, pipeline_name",
+    )
+
+
+def day_bounds(snapshot: Snapshot) -> tuple[date, date] | None:
+    """First and last day with terminal runs, or None when the marts are empty."""
+    frame = query(
+        snapshot, "SELECT min(day) AS first_day, max(day) AS last_day FROM marts.agg_pipeline_daily"
+    )
+    if frame.empty or pd.isna(frame.at[0, "last_day"]):
+        return None
+    return _as_date(frame.at[0, "first_day"]), _as_date(frame.at[0, "last_day"])
+
+
+def default_range(bounds: tuple[date, date] | None) -> tuple[date, date]:
+    """The last 30 days of data (measured from the data, never the wall clock)."""
+    if bounds is None:
+        today = date.today()
+        return today - timedelta(days=DEFAULT_WINDOW_DAYS - 1), today
+    first, last = bounds
+    return max(first, last - timedelta(days=DEFAULT_WINDOW_DAYS - 1)), last
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if hasattr(value, "date") and not isinstance(value, date) else value
+
+
+# ================================================================================================================
+# Overview
+# ================================================================================================================
+
+
+@dataclass(frozen=True)
+class Kpis:
+    runs: int
+    success_rate: float | None
+    slo_target: float
+    error_budget_burn: float | None
+    duration_p95_s: float | None
+    queue_p95_s: float | None
+    flaky_pipelines: int
+
+
+def _none_if_nan(value: Any) -> Any:
+    return None if value is None or pd.isna(value) else value
+
+
+def kpis(snapshot: Snapshot, filters: Filters) -> Kpis:
+    """The overview's KPI row for the filters' scope and period."""
+    params = filters.params()
+    counts = query(
+        snapshot,
+        f"""
+        SELECT coalesce(sum(runs), 0) AS runs,
+               sum(succeeded) / nullif(sum(succeeded) + sum(failed) + sum(timed_out), 0) AS success_rate
+        FROM marts.agg_pipeline_daily
+        WHERE {scope_sql()} AND day BETWEEN $start AND $end
+        """,
+        **params,
+    )
+    slo = query(snapshot, "SELECT max(slo_target) AS slo FROM marts.agg_reliability_daily")
+    percentiles = query(
+        snapshot,
+        f"""
+        SELECT quantile_cont(duration_s, 0.95) AS duration_p95_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
+        FROM marts.fct_pipeline_runs
+        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
+        """,
+        **params,
+    )
+    flaky = query(
+        snapshot,
+        f"SELECT count(*) AS n FROM marts.fct_flaky_pipelines WHERE {scope_sql()} AND is_flaky",
+        **params,
+    )
+    slo_target = _none_if_nan(slo.at[0, "slo"]) or DEFAULT_SLO
+    success_rate = _none_if_nan(counts.at[0, "success_rate"])
+    burn = None if success_rate is None else (1 - success_rate) / (1 - slo_target)
+    return Kpis(
+        runs=int(counts.at[0, "runs"]),
+        success_rate=success_rate,
+        slo_target=float(slo_target),
+        error_budget_burn=burn,
+        duration_p95_s=_none_if_nan(percentiles.at[0, "duration_p95_s"]),
+        queue_p95_s=_none_if_nan(percentiles.at[0, "queue_p95_s"]),
+        flaky_pipelines=int(flaky.at[0, "n"]),
+    )
+
+
+def daily_totals(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    """Runs and success rate per day in scope, for the overview's chart."""
+    return query(
+        snapshot,
+        f"""
+        SELECT day, sum(runs) AS runs, sum(succeeded) AS succeeded,
+               sum(failed) + sum(timed_out) AS failing, sum(cancelled) AS cancelled,
+               sum(succeeded) / nullif(sum(succeeded) + sum(failed) + sum(timed_out), 0) AS success_rate
+        FROM marts.agg_pipeline_daily
+        WHERE {scope_sql()} AND day BETWEEN $start AND $end
+        GROUP BY day ORDER BY day
+        """,
+        **filters.params(),
+    )
+
+
+def regressions_on(snapshot: Snapshot, filters: Filters, day: date) -> pd.DataFrame:
+    """Runs whose transition on `day` was `regressed` (previous succeeded, this one failing)."""
+    return query(
+        snapshot,
+        f"""
+        SELECT c.cluster, c.namespace, c.pipeline_name, p.pipeline_run_name, c.pipeline_run_uid,
+               c.status, c.previous_run_uid, c.previous_status, c.commit_changed, c.duration_s,
+               p.commit_sha, p.completed_at
+        FROM marts.fct_run_comparisons c
+        JOIN marts.fct_pipeline_runs p ON p.cluster = c.cluster AND p.pipeline_run_uid = c.pipeline_run_uid
+        WHERE {scope_sql("c")} AND c.transition = 'regressed' AND {run_day_sql("p")} = $day
+        ORDER BY p.completed_at DESC, c.pipeline_run_uid
+        """,
+        **filters.params(),
+        day=day,
+    )
+
+
+def latest_daily_summary(home: Path | None = None) -> tuple[str, str] | None:
+    """(day, Markdown) of the newest daily summary in `<home>/reports/daily/`, or None when none was written."""
+    folder = resolve_home(home).daily_reports_dir
+    candidates = sorted(folder.glob("*.md")) if folder.is_dir() else []
+    if not candidates:
+        return None
+    newest = candidates[-1]
+    return newest.stem, newest.read_text(encoding="utf-8", errors="replace")
+
+
+# ================================================================================================================
+# Trends
+# ================================================================================================================
+
+GROUPINGS = ("pipeline", "namespace")
+
+
+def _group_columns(group_by: str) -> str:
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of {GROUPINGS}")
+    if group_by == "pipeline":
+        return "cluster || '/' || namespace || '/' || pipeline_name"
+    return "cluster || '/' || namespace"
+
+
+def trend_series(snapshot: Snapshot, filters: Filters, group_by: str) -> pd.DataFrame:
+    """Per day and group: volume, success rate, p50/p95 duration and queue time over terminal runs."""
+    group = _group_columns(group_by)
+    return query(
+        snapshot,
+        f"""
+        SELECT {run_day_sql()} AS day, {group} AS grp, count(*) AS runs,
+               count(*) FILTER (WHERE status = 'succeeded')
+                 / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out')), 0) AS success_rate,
+               quantile_cont(duration_s, 0.5) AS duration_p50_s, quantile_cont(duration_s, 0.95) AS duration_p95_s,
+               quantile_cont(queue_s, 0.5) AS queue_p50_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
+        FROM marts.fct_pipeline_runs
+        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
+        GROUP BY ALL ORDER BY day, grp
+        """,
+        **filters.params(),
+    )
+
+
+def period_changes(snapshot: Snapshot, filters: Filters, group_by: str) -> pd.DataFrame:
+    """Each group's period against the period of the same length before it, largest changes first."""
+    group = _group_columns(group_by)
+    previous = filters.previous_period()
+    return query(
+        snapshot,
+        f"""
+        WITH runs AS (
+            SELECT {group} AS grp, status, duration_s, queue_s,
+                   {run_day_sql()} >= $start AS is_current
+            FROM marts.fct_pipeline_runs
+            WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $previous_start AND $end
+        ), per_period AS (
+            SELECT grp, is_current, count(*) AS runs,
+                   count(*) FILTER (WHERE status = 'succeeded')
+                     / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out')), 0)
+                     AS success_rate,
+                   quantile_cont(duration_s, 0.95) AS duration_p95_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
+            FROM runs GROUP BY ALL
+        )
+        SELECT coalesce(c.grp, p.grp) AS grp,
+               p.runs AS previous_runs, c.runs AS runs,
+               p.success_rate AS previous_success_rate, c.success_rate AS success_rate,
+               c.success_rate - p.success_rate AS success_rate_change,
+               p.duration_p95_s AS previous_duration_p95_s, c.duration_p95_s AS duration_p95_s,
+               c.duration_p95_s - p.duration_p95_s AS duration_p95_change_s,
+               p.queue_p95_s AS previous_queue_p95_s, c.queue_p95_s AS queue_p95_s,
+               c.queue_p95_s - p.queue_p95_s AS queue_p95_change_s
+        FROM (SELECT * FROM per_period WHERE is_current) c
+        FULL JOIN (SELECT * FROM per_period WHERE NOT is_current) p ON p.grp = c.grp
+        ORDER BY abs(coalesce(c.duration_p95_s - p.duration_p95_s, 0)) DESC,
+                 abs(coalesce(c.success_rate - p.success_rate, 0)) DESC, grp
+        """,
+        **filters.params(),
+        previous_start=previous.start,
+    )
+
+
+# ================================================================================================================
+# Flakiness
+# ================================================================================================================
+
+
+def flaky_pipelines(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    """Flaky pipelines in scope, most flaky failures (then most wasted time) first."""
+    return query(
+        snapshot,
+        f"""
+        SELECT cluster, namespace, pipeline_name, runs, failures, flaky_failures, flaky_failure_rate,
+               flip_rate, wasted_s, evidence_kinds, first_flake_at, last_flake_at
+        FROM marts.fct_flaky_pipelines
+        WHERE {scope_sql()} AND is_flaky
+        ORDER BY flaky_failures DESC, wasted_s DESC, cluster, namespace, pipeline_name
+        """,
+        **filters.params(),
+    )
+
+
+def flaky_tasks(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    """Flaky pipeline tasks in scope, most flaky failures and retry passes first."""
+    return query(
+        snapshot,
+        f"""
+        SELECT cluster, namespace, pipeline_name, pipeline_task, runs, failures, flaky_failures, retry_passes,
+               flaky_failure_rate, flip_rate, wasted_s
+        FROM marts.fct_flaky_tasks
+        WHERE {scope_sql()} AND is_flaky
+        ORDER BY flaky_failures + retry_passes DESC, wasted_s DESC, cluster, namespace, pipeline_name, pipeline_task
+        """,
+        **filters.params(),
+    )
+
+
+def flaky_evidence(snapshot: Snapshot, cluster: str, namespace: str, pipeline: str) -> pd.DataFrame:
+    """The evidence rows of one pipeline: failing run, passing run, commit and kind, with the runs' names."""
+    return query(
+        snapshot,
+        """
+        SELECT e.kind, e.pipeline_task, e.commit_sha,
+               coalesce(fp.pipeline_run_name, ft.task_run_name) AS failed_run,
+               coalesce(fp.completed_at, ft.completed_at) AS failed_at,
+               coalesce(pp.pipeline_run_name, pt.task_run_name) AS passing_run,
+               e.failed_uid, e.passing_uid
+        FROM marts.fct_flaky_evidence e
+        LEFT JOIN marts.fct_pipeline_runs fp ON fp.cluster = e.cluster AND fp.pipeline_run_uid = e.failed_uid
+        LEFT JOIN marts.fct_task_runs ft ON ft.cluster = e.cluster AND ft.task_run_uid = e.failed_uid
+        LEFT JOIN marts.fct_pipeline_runs pp ON pp.cluster = e.cluster AND pp.pipeline_run_uid = e.passing_uid
+        LEFT JOIN marts.fct_task_runs pt ON pt.cluster = e.cluster AND pt.task_run_uid = e.passing_uid
+        WHERE e.cluster = $cluster AND e.namespace = $namespace AND e.pipeline_name = $pipeline
+        ORDER BY failed_at DESC NULLS LAST, e.failed_uid, e.kind
+        """,
+        cluster=cluster,
+        namespace=namespace,
+        pipeline=pipeline,
+    )
+
+
+# ================================================================================================================
+# Run comparison
+# ================================================================================================================
+
+RUN_LIST_LIMIT = 500
+
+
+def comparable_runs(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    """The newest terminal runs in scope (at most 500), to pick from."""
+    return query(
+        snapshot,
+        f"""
+        SELECT pipeline_run_uid, pipeline_run_name, cluster, namespace, pipeline_name, status, completed_at
+        FROM marts.fct_pipeline_runs
+        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
+        ORDER BY coalesce(started_at, created_at) DESC, pipeline_run_uid DESC
+        LIMIT {RUN_LIST_LIMIT}
+        """,
+        **filters.params(),
+    )
+
+
+def run_details(snapshot: Snapshot, uids: list[str]) -> pd.DataFrame:
+    """The fct_pipeline_runs rows of the given runs."""
+    return query(
+        snapshot,
+        """
+        SELECT pipeline_run_uid, pipeline_run_name, cluster, namespace, pipeline_name, status, reason,
+               created_at, started_at, completed_at, duration_s, queue_s, repo_url, commit_sha,
+               task_run_count, failed_task_count, is_signed
+        FROM marts.fct_pipeline_runs WHERE list_contains($uids, pipeline_run_uid)
+        """,
+        uids=list(uids),
+    )
+
+
+def run_comparison(snapshot: Snapshot, uid: str) -> pd.DataFrame:
+    """The fct_run_comparisons row of one run (against its previous run)."""
+    return query(
+        snapshot,
+        """
+        SELECT pipeline_run_uid, previous_run_uid, status, previous_status, transition, duration_s,
+               previous_duration_s, duration_delta_s, duration_ratio, commit_changed, params_changed,
+               results_changed, tasks_added, tasks_removed
+        FROM marts.fct_run_comparisons WHERE pipeline_run_uid = $uid
+        """,
+        uid=uid,
+    )
+
+
+def task_durations(snapshot: Snapshot, uid: str, other_uid: str) -> pd.DataFrame:
+    """Per pipeline task: status and duration in the run and in the other run (null where absent)."""
+    return query(
+        snapshot,
+        """
+        WITH t AS (
+            SELECT pipeline_run_uid, pipeline_task, arg_max(status, created_at) AS status,
+                   arg_max(duration_s, created_at) AS duration_s
+            FROM marts.fct_task_runs
+            WHERE pipeline_run_uid IN ($uid, $other_uid) AND pipeline_task IS NOT NULL
+            GROUP BY ALL
+        )
+        SELECT coalesce(a.pipeline_task, b.pipeline_task) AS pipeline_task,
+               a.status, a.duration_s, b.status AS other_status, b.duration_s AS other_duration_s,
+               a.duration_s - b.duration_s AS duration_delta_s
+        FROM (SELECT * FROM t WHERE pipeline_run_uid = $uid) a
+        FULL JOIN (SELECT * FROM t WHERE pipeline_run_uid = $other_uid) b ON a.pipeline_task = b.pipeline_task
+        ORDER BY pipeline_task
+        """,
+        uid=uid,
+        other_uid=other_uid,
+    )
+
+
+# ================================================================================================================
+# Lineage
+# ================================================================================================================
+
+LINEAGE_MAX_EDGES = 400
+LINEAGE_DOWNSTREAM_HOPS = 4
+
+
+def recent_commits(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    """Supply-chain rows whose first run lies in the period, newest first."""
+    return query(
+        snapshot,
+        """
+        SELECT repo_url, commit_sha, first_run_at, runs, succeeded_runs, artifacts, signed_artifacts,
+               downstream_runs, downstream_failing, commit_at, lead_time_s, provenance_complete
+        FROM marts.fct_supply_chains
+        WHERE CAST(first_run_at AS DATE) BETWEEN $start AND $end
+        ORDER BY first_run_at DESC, repo_url, commit_sha
+        LIMIT 500
+        """,
+        start=filters.start,
+        end=filters.end,
+    )
+
+
+def lineage_start_nodes(snapshot: Snapshot, text: str) -> pd.DataFrame:
+    """Graph nodes matching a commit sha (or prefix), an image digest (with or without `alg:`) or a run uid/name."""
+    needle = text.strip().lower()
+    if not needle:
+        return pd.DataFrame(columns=["kind", "id"])
+    return query(
+        snapshot,
+        """
+        SELECT DISTINCT kind, id FROM (
+            SELECT 'commit' AS kind, repo_url || '@' || commit_sha AS id FROM marts.fct_supply_chains
+            WHERE length($needle) >= 7 AND starts_with(commit_sha, $needle)
+            UNION ALL
+            SELECT 'artifact', artifact_digest FROM marts.fct_artifacts
+            WHERE artifact_digest = $needle OR split_part(artifact_digest, ':', 2) = $needle
+            UNION ALL
+            SELECT 'pipeline_run', pipeline_run_uid FROM marts.fct_pipeline_runs
+            WHERE pipeline_run_uid = $needle OR lower(pipeline_run_name) = $needle
+            UNION ALL
+            SELECT 'task_run', task_run_uid FROM marts.fct_task_runs
+            WHERE task_run_uid = $needle AND pipeline_run_uid IS NULL
+        ) ORDER BY kind, id LIMIT 20
+        """,
+        needle=needle,
+    )
+
+
+def lineage_edges(snapshot: Snapshot, start_ids: list[str]) -> pd.DataFrame:
+    """Edges reachable downstream from the start nodes (a few hops), plus the hops upstream to their commit."""
+    return query(
+        snapshot,
+        f"""
+        WITH RECURSIVE down(node, hops) AS (
+            SELECT unnest($ids), 0
+            UNION
+            SELECT e.target_id, d.hops + 1 FROM marts.fct_lineage_edges e JOIN down d ON e.source_id = d.node
+            WHERE d.hops < {LINEAGE_DOWNSTREAM_HOPS}
+        ), up(node, hops) AS (
+            SELECT unnest($ids), 0
+            UNION
+            SELECT e.source_id, u.hops + 1 FROM marts.fct_lineage_edges e JOIN up u ON e.target_id = u.node
+            WHERE u.hops < 2 AND e.relation IN ('produces', 'triggers', 'contains')
+        ), edges AS (
+            SELECT e.* FROM marts.fct_lineage_edges e WHERE e.source_id IN (SELECT node FROM down WHERE hops < {LINEAGE_DOWNSTREAM_HOPS})
+            UNION
+            SELECT e.* FROM marts.fct_lineage_edges e
+            WHERE e.target_id IN (SELECT node FROM up) AND e.source_id IN (SELECT node FROM up)
+        )
+        SELECT source_kind, source_id, target_kind, target_id, relation, observed_at FROM edges
+        ORDER BY relation, source_id, target_id
+        LIMIT {LINEAGE_MAX_EDGES}
+        """,
+        ids=list(start_ids),
+    )
+
+
+def lineage_run_labels(snapshot: Snapshot, run_ids: list[str]) -> pd.DataFrame:
+    """Names, pipelines and status of the pipeline and task runs drawn in a lineage graph."""
+    return query(
+        snapshot,
+        """
+        SELECT pipeline_run_uid AS id, pipeline_run_name AS name, pipeline_name AS pipeline, status
+        FROM marts.fct_pipeline_runs WHERE list_contains($ids, pipeline_run_uid)
+        UNION ALL
+        SELECT task_run_uid, task_run_name, coalesce(pipeline_task, task_name), status
+        FROM marts.fct_task_runs WHERE list_contains($ids, task_run_uid)
+        """,
+        ids=list(run_ids),
+    )
+
+
+def artifacts_for(snapshot: Snapshot, digests: list[str]) -> pd.DataFrame:
+    """The fct_artifacts rows (signing status included) of the given digests."""
+    return query(
+        snapshot,
+        """
+        SELECT artifact_digest, artifact_uri, artifact_kind, is_signed, producer_run_uid, pipeline_name,
+               repo_url, commit_sha, produced_at
+        FROM marts.fct_artifacts WHERE list_contains($digests, artifact_digest)
+        ORDER BY produced_at, artifact_digest
+        """,
+        digests=list(digests),
+    )
+
+
+def supply_chain_rows(snapshot: Snapshot, commit_ids: list[str]) -> pd.DataFrame:
+    """The fct_supply_chains rows of the given `<repo_url>@<commit_sha>` nodes."""
+    return query(
+        snapshot,
+        """
+        SELECT repo_url, commit_sha, first_run_at, runs, succeeded_runs, artifacts, signed_artifacts,
+               downstream_runs, downstream_failing, commit_at, lead_time_s, provenance_complete
+        FROM marts.fct_supply_chains WHERE list_contains($ids, repo_url || '@' || commit_sha)
+        ORDER BY first_run_at
+        """,
+        ids=list(commit_ids),
+    )
+
+
+# ================================================================================================================
+# Failures
+# ================================================================================================================
+
+_FAILURES = f"""
+    WITH failures AS (
+        SELECT f.*, coalesce(p.pipeline_run_name, t.task_run_name) AS run_name,
+               coalesce(p.completed_at, p.created_at, t.completed_at, t.created_at) AS failed_at
+        FROM marts.fct_failures f
+        LEFT JOIN marts.fct_pipeline_runs p
+          ON f.run_kind = 'PipelineRun' AND p.cluster = f.cluster AND p.pipeline_run_uid = f.run_uid
+        LEFT JOIN marts.fct_task_runs t
+          ON f.run_kind = 'TaskRun' AND t.cluster = f.cluster AND t.task_run_uid = f.run_uid
+        WHERE {scope_sql("f")}
+    ), scoped AS (
+        SELECT * FROM failures WHERE CAST(failed_at AS DATE) BETWEEN $start AND $end
+    )
+"""
+
+
+def failure_causes_by_day(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    return query(
+        snapshot,
+        _FAILURES + "SELECT CAST(failed_at AS DATE) AS day, cause, count(*) AS failures FROM scoped "
+        "GROUP BY ALL ORDER BY day, cause",
+        **filters.params(),
+    )
+
+
+def top_failing_tasks(snapshot: Snapshot, filters: Filters, limit: int = 20) -> pd.DataFrame:
+    return query(
+        snapshot,
+        _FAILURES
+        + f"""
+        SELECT pipeline_name, failed_pipeline_task, count(*) AS failures, mode(cause) AS main_cause
+        FROM scoped WHERE failed_pipeline_task IS NOT NULL
+        GROUP BY ALL ORDER BY failures DESC, pipeline_name, failed_pipeline_task LIMIT {int(limit)}
+        """,
+        **filters.params(),
+    )
+
+
+def top_failing_steps(snapshot: Snapshot, filters: Filters, limit: int = 20) -> pd.DataFrame:
+    return query(
+        snapshot,
+        _FAILURES
+        + f"""
+        SELECT failed_step, count(*) AS failures, mode(exit_code) AS main_exit_code
+        FROM scoped WHERE failed_step IS NOT NULL
+        GROUP BY ALL ORDER BY failures DESC, failed_step LIMIT {int(limit)}
+        """,
+        **filters.params(),
+    )
+
+
+def exit_codes(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
+    return query(
+        snapshot,
+        _FAILURES + "SELECT exit_code, count(*) AS failures FROM scoped WHERE exit_code IS NOT NULL "
+        "GROUP BY ALL ORDER BY failures DESC, exit_code",
+        **filters.params(),
+    )
+
+
+def failure_runs(snapshot: Snapshot, filters: Filters, cause: str | None, limit: int = 1000) -> pd.DataFrame:
+    """The failing runs behind the charts, newest first, optionally of one cause."""
+    return query(
+        snapshot,
+        _FAILURES
+        + f"""
+        SELECT failed_at, cause, run_kind, run_name, run_uid, cluster, namespace, pipeline_name,
+               failed_pipeline_task, failed_step, exit_code, reason, message
+        FROM scoped WHERE $cause IS NULL OR cause = $cause
+        ORDER BY failed_at DESC, run_uid LIMIT {int(limit)}
+        """,
+        **filters.params(),
+        cause=cause,
+    )
+
+
+# ================================================================================================================
+# SQL page
+# ================================================================================================================
+
+
+class UserSqlError(WarehouseError):
+    """The analyst's statement was refused or failed; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class UserQueryResult:
+    frame: pd.DataFrame
+    truncated: bool
+
+
+def marts_schema(snapshot: Snapshot) -> pd.DataFrame:
+    return query(
+        snapshot,
+        """
+        SELECT table_name, column_name, data_type FROM information_schema.columns
+        WHERE table_schema = 'marts' ORDER BY table_name, ordinal_position
+        """,
+    )
+
+
+def run_user_sql(
+    path: str | Path, text: str, row_cap: int = SQL_ROW_CAP, timeout_s: float = SQL_TIMEOUT_S
+) -> UserQueryResult:
+    """Run one analyst SELECT/WITH statement read-only, at most `row_cap` rows, interrupted after `timeout_s`."""
+    con = open_readonly(path)
+    timer = threading.Timer(timeout_s, con.interrupt)
+    try:
+        statement = _single_select(con, text)
+        timer.start()
+        frame = con.sql(statement).limit(row_cap + 1).df()
+    except UserSqlError:
+        raise
+    except duckdb.InterruptException:
+        raise UserSqlError(
+            f"the query ran longer than {timeout_s:g} s and was stopped; narrow it down"
+        ) from None
+    except duckdb.Error as exc:
+        raise UserSqlError(str(exc).strip()) from None
+    finally:
+        timer.cancel()
+        con.close()
+    return UserQueryResult(frame.head(row_cap), truncated=len(frame) > row_cap)
+
+
+def _single_select(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    try:
+        statements = con.extract_statements(text)
+    except duckdb.Error as exc:
+        raise UserSqlError(str(exc).strip()) from None
+    if len(statements) != 1:
+        raise UserSqlError(f"enter exactly one statement (found {len(statements)})")
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        raise UserSqlError(
+            f"only SELECT or WITH queries are allowed (this is a {statement.type.name} statement)"
+        )
+    return statement.query.strip().rstrip(";")
