@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "etl.demo",
     "etl.summary.cli",
     "etl.build",
+    "etl.results_server.cli",
 )
 
 

@@ -55,7 +55,9 @@ def generate(out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=GEN_DIR, help="output folder (default: the committed stubs)")
+    parser.add_argument(
+        "--out", type=Path, default=GEN_DIR, help="output folder (default: the committed stubs)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
