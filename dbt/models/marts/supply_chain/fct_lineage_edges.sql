@@ -1,0 +1,76 @@
+{#-
+  The lineage graph as edges (data-model.md "Supply chain"): commit and trigger event -> PipelineRun (triggers),
+  PipelineRun -> TaskRun (contains), producer -> artifact (produces), artifact -> consuming run (consumed_by),
+  original -> rerun (rerun_as). Run ids are uids, an artifact's id its digest, a commit's `<repo_url>@<commit_sha>`.
+  `observed_at` is when the edge came to be: the target run's creation, or the artifact's production.
+-#}
+with pipeline_runs as (
+    select * from {{ ref('fct_pipeline_runs') }}
+),
+
+commit_triggers as (
+    select
+        cluster,
+        'commit' as source_kind,
+        repo_url || '@' || commit_sha as source_id,
+        'pipeline_run' as target_kind,
+        pipeline_run_uid as target_id,
+        'triggers' as relation,
+        created_at as observed_at
+    from pipeline_runs
+    where repo_url is not null and commit_sha is not null
+),
+
+event_triggers as (
+    select cluster, 'event', trigger_event_id, 'pipeline_run', pipeline_run_uid, 'triggers', created_at
+    from pipeline_runs
+    where trigger_event_id is not null
+),
+
+contains as (
+    select cluster, 'pipeline_run', pipeline_run_uid, 'task_run', task_run_uid, 'contains', created_at
+    from {{ ref('fct_task_runs') }}
+    where pipeline_run_uid is not null
+),
+
+produces as (
+    select
+        cluster,
+        case producer_run_kind when 'PipelineRun' then 'pipeline_run' else 'task_run' end,
+        producer_run_uid,
+        'artifact',
+        artifact_digest,
+        'produces',
+        produced_at
+    from {{ ref('fct_artifacts') }}
+),
+
+consumed_by as (
+    select
+        cluster,
+        'artifact',
+        artifact_digest,
+        case consumer_run_kind when 'PipelineRun' then 'pipeline_run' else 'task_run' end,
+        consumer_run_uid,
+        'consumed_by',
+        consumed_at
+    from {{ ref('int_supply_chain__consumptions') }}
+),
+
+reruns as (
+    select cluster, 'pipeline_run', rerun_of_uid, 'pipeline_run', pipeline_run_uid, 'rerun_as', created_at
+    from pipeline_runs
+    where rerun_of_uid is not null
+)
+
+select * from commit_triggers
+union all
+select * from event_triggers
+union all
+select * from contains
+union all
+select * from produces
+union all
+select * from consumed_by
+union all
+select * from reruns
