@@ -1,0 +1,329 @@
+"""Exported files as source pages: kubectl JSON lists, single objects, multi-document YAML, NDJSON, Tekton Results
+REST list responses and generator record files, optionally gzipped. The format is sniffed from the content.
+
+Hot path (NDJSON of objects): lines go straight from the file into Arrow binary arrays in chunks, unparsed; the raw
+layer parses them in DuckDB. Envelopes (lists, Results records, base64 `data.value`) are unwrapped in bulk by a
+private in-memory DuckDB, never object by object in Python. Limits: a JSON file that is not NDJSON is read as whole
+documents, so its largest document must fit in memory (`MAX_DOCUMENT_BYTES`); export big histories as NDJSON.
+YAML is parsed in Python one document at a time (YAML is for small hand exports).
+
+Every object gets `source_ref = "<path>:<line or document number, from 1>"`, plus `#<index from 0>` when it came
+out of a list. Problems that concern a whole file or document (not JSON, broken YAML) become `FileReject`s.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+
+from etl.errors import SourceError
+from etl.sources import SOURCE_PAGE_SCHEMA
+
+GZIP_MAGIC = b"\x1f\x8b"
+# A first line longer than this is not sniffed as NDJSON; such files are still read whole by DuckDB.
+SNIFF_BYTES = 1024 * 1024
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
+MAX_REJECT_PAYLOAD_CHARS = 16 * 1024 * 1024
+_YAML_SEPARATOR = re.compile(rb"^---(\s|$)")
+
+# Turns documents (ref, doc) into page rows, unwrapping Kubernetes lists, top-level arrays, Results list responses
+# (both JSON casings) and single Results records (REST base64 `data.value`, or generator records whose `data` is
+# the object itself). Anything else, valid or not, passes through untouched for the raw layer to judge.
+_UNWRAP_SQL = """
+WITH docs AS (
+    SELECT ref, doc, CASE WHEN json_valid(doc) THEN json_type(doc, ['$', '$.items', '$.records']) END AS t
+    FROM _file_docs
+), entries AS (
+    SELECT ref, doc AS entry FROM docs
+    WHERE t IS NULL OR NOT (t[1] = 'ARRAY' OR t[2] = 'ARRAY' OR t[3] = 'ARRAY')
+    UNION ALL
+    SELECT ref || '#' || idx, entry FROM (
+        SELECT ref, unnest(elems) AS entry, unnest(range(len(elems))) AS idx
+        FROM (
+            SELECT ref, CASE WHEN t[1] = 'ARRAY' THEN json_extract(doc, '$[*]')
+                             WHEN t[2] = 'ARRAY' THEN json_extract(doc, '$.items[*]')
+                             ELSE json_extract(doc, '$.records[*]') END AS elems
+            FROM docs WHERE t[1] = 'ARRAY' OR t[2] = 'ARRAY' OR t[3] = 'ARRAY'
+        )
+    )
+), shaped AS (
+    SELECT ref, entry,
+           CASE WHEN json_valid(entry) THEN json_type(entry, ['$.data', '$.apiVersion', '$.data.value']) END AS s
+    FROM entries
+)
+SELECT ref AS source_ref, NULL::VARCHAR AS type_hint, NULL::TIMESTAMPTZ AS source_update_time,
+       encode(entry::VARCHAR) AS data
+FROM shaped WHERE s IS NULL OR s[1] IS DISTINCT FROM 'OBJECT' OR s[2] IS NOT NULL
+UNION ALL
+SELECT ref, coalesce(json_extract_string(entry, '$.data.type'), json_extract_string(entry, '$.type')),
+       try_cast(coalesce(json_extract_string(entry, '$.update_time'), json_extract_string(entry, '$.updateTime'))
+                AS TIMESTAMPTZ),
+       CASE WHEN s[3] = 'VARCHAR'
+                THEN coalesce(try(from_base64(json_extract_string(entry, '$.data.value'))), encode(entry::VARCHAR))
+            WHEN s[3] = 'OBJECT' THEN encode(json_extract(entry, '$.data.value')::VARCHAR)
+            ELSE encode(json_extract(entry, '$.data')::VARCHAR)
+       END
+FROM shaped WHERE s[1] = 'OBJECT' AND s[2] IS NULL
+"""
+
+
+@dataclass(frozen=True)
+class FileReject:
+    """A whole file or document that could not be read as objects; kept with its text in `raw.rejects`."""
+
+    source_ref: str
+    reason: str
+    payload: str
+
+
+class FileSource:
+    """One exported file as a stream of pages. `rejects` fills while the pages are consumed."""
+
+    def __init__(self, path: Path, chunk_rows: int = 5000, display_name: str | None = None):
+        self.path = Path(path)
+        self.name = display_name or str(path)
+        self.chunk_rows = chunk_rows
+        self.rejects: list[FileReject] = []
+        self.size = self.path.stat().st_size if self.path.exists() else 0
+        self._raw: BinaryIO | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """Compressed bytes consumed so far, for a progress bar against `size`."""
+        try:
+            return self._raw.tell() if self._raw is not None and not self._raw.closed else self.size
+        except (OSError, ValueError):
+            return self.size
+
+    def pages(self) -> Iterator[pa.Table]:
+        try:
+            self._raw = open(self.path, "rb")  # noqa: SIM115 - kept open for `bytes_read` while pages stream
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
+        with self._raw:
+            stream = _maybe_gunzip(self._raw)
+            try:
+                yield from self._pages_by_format(stream)
+            except (EOFError, gzip.BadGzipFile, OSError) as exc:
+                self.rejects.append(FileReject(self.name, f"cannot read file: {exc}", ""))
+
+    def _pages_by_format(self, stream: io.BufferedReader) -> Iterator[pa.Table]:
+        head = stream.peek(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head:
+            self.rejects.append(FileReject(self.name, "empty file", ""))
+            return
+        if head[:1] in (b"{", b"["):
+            first_line = stream.peek(SNIFF_BYTES).split(b"\n", 1)[0]
+            if _is_ndjson(first_line):
+                yield from self._ndjson_pages(stream, envelope=_is_envelope(first_line))
+            else:
+                yield from self._json_document_pages(stream)
+        else:
+            yield from self._yaml_pages(stream)
+
+    # NDJSON --------------------------------------------------------------------------------------------------
+
+    def _ndjson_pages(self, stream: io.BufferedReader, envelope: bool) -> Iterator[pa.Table]:
+        line_number = 0
+        while True:
+            lines = stream.readlines(CHUNK_BYTES)
+            if not lines:
+                return
+            for start in range(0, len(lines), self.chunk_rows):
+                chunk = lines[start : start + self.chunk_rows]
+                page = self._lines_page(chunk, line_number + start + 1)
+                if page.num_rows:
+                    yield _unwrap(page) if envelope else page
+            line_number += len(lines)
+
+    def _lines_page(self, lines: list[bytes], first_line_number: int) -> pa.Table:
+        data = pa.array(lines, pa.binary())
+        numbers = pa.array(range(first_line_number, first_line_number + len(lines)), pa.int64())
+        data = _trim_lines(data)
+        keep = pc.greater(pc.binary_length(data), 0)
+        data, numbers = data.filter(keep), numbers.filter(keep)
+        refs = pc.binary_join_element_wise(pa.scalar(f"{self.name}:"), pc.cast(numbers, pa.string()), "")
+        return _page(refs, pa.nulls(len(data), pa.string()), data)
+
+    # Whole JSON documents ------------------------------------------------------------------------------------
+
+    def _json_document_pages(self, stream: io.BufferedReader) -> Iterator[pa.Table]:
+        """Whole JSON documents, read and unwrapped by DuckDB straight from the file (gzip included)."""
+        compressed = self._raw is not None and _starts_with_gzip(self.path)
+        con = duckdb.connect()
+        try:
+            try:
+                con.execute(
+                    "CREATE TEMP TABLE _file_docs AS SELECT $name || ':' || row_number() OVER () AS ref, "
+                    "json::VARCHAR AS doc FROM read_json_objects($path, format='unstructured', "
+                    "compression=$compression, maximum_object_size=$max_size)",
+                    {
+                        "name": self.name,
+                        "path": str(self.path),
+                        "compression": "gzip" if compressed else "uncompressed",
+                        "max_size": MAX_DOCUMENT_BYTES,
+                    },
+                )
+            except duckdb.Error as exc:
+                reason = f"not valid JSON, NDJSON or YAML ({_first_line(exc)})"
+                self.rejects.append(
+                    FileReject(self.name, reason, _reject_text(stream.read(MAX_REJECT_PAYLOAD_CHARS)))
+                )
+                return
+            reader = con.execute(_UNWRAP_SQL).fetch_record_batch(self.chunk_rows)
+            for batch in reader:
+                yield pa.Table.from_batches([batch]).cast(SOURCE_PAGE_SCHEMA)
+        finally:
+            con.close()
+
+    # YAML ----------------------------------------------------------------------------------------------------
+
+    def _yaml_pages(self, stream: io.BufferedReader) -> Iterator[pa.Table]:
+        refs: list[str] = []
+        datas: list[bytes] = []
+        for number, document in enumerate(_yaml_documents(stream), start=1):
+            ref = f"{self.name}:{number}"
+            try:
+                value = yaml.load(document, Loader=_NoTimestampLoader)
+            except yaml.YAMLError as exc:
+                reason = f"invalid YAML: {str(exc).splitlines()[0]}"
+                self.rejects.append(FileReject(ref, reason, _reject_text(document)))
+                continue
+            if value is None:
+                continue
+            if not isinstance(value, dict | list):
+                reason = "not JSON, NDJSON or YAML objects"
+                self.rejects.append(FileReject(ref, reason, _reject_text(document)))
+                continue
+            refs.append(ref)
+            datas.append(json.dumps(value, separators=(",", ":")).encode())
+            if len(refs) >= self.chunk_rows:
+                yield _unwrap(
+                    _page(pa.array(refs), pa.nulls(len(refs), pa.string()), pa.array(datas, pa.binary()))
+                )
+                refs, datas = [], []
+        if refs:
+            yield _unwrap(
+                _page(pa.array(refs), pa.nulls(len(refs), pa.string()), pa.array(datas, pa.binary()))
+            )
+
+
+class _NoTimestampLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as the strings Kubernetes wrote, so the JSON we store matches kubectl's."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _maybe_gunzip(raw: BinaryIO) -> io.BufferedReader:
+    buffered = (
+        io.BufferedReader(raw, buffer_size=1024 * 1024) if not isinstance(raw, io.BufferedReader) else raw
+    )
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return io.BufferedReader(gzip.GzipFile(fileobj=buffered), buffer_size=1024 * 1024)  # type: ignore[arg-type]
+    return buffered
+
+
+def _is_ndjson(first_line: bytes) -> bool:
+    """NDJSON when the first line alone is one complete JSON value (a pretty-printed document is not)."""
+    stripped = first_line.strip()
+    if not stripped or len(stripped) >= SNIFF_BYTES:
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_envelope(first_line: bytes) -> bool:
+    """Whether NDJSON lines carry lists or Results records rather than bare objects (decided once per file)."""
+    value = json.loads(first_line)
+    if not isinstance(value, dict):
+        return True
+    return "items" in value or "records" in value or ("data" in value and "apiVersion" not in value)
+
+
+def _starts_with_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def _yaml_documents(stream: io.BufferedReader) -> Iterator[bytes]:
+    """Split a YAML stream on `---` lines without parsing, so one broken document does not hide the others."""
+    current: list[bytes] = []
+    for line in stream:
+        if _YAML_SEPARATOR.match(line):
+            if any(part.strip() for part in current):
+                yield b"".join(current)
+            current = []
+            continue
+        current.append(line)
+    if any(part.strip() for part in current):
+        yield b"".join(current)
+
+
+def _trim_lines(lines: pa.Array) -> pa.Array:
+    """Drop the line ends (and surrounding blanks) in bulk; invalid UTF-8 lines keep their bytes for the rejects."""
+    try:
+        return pc.cast(pc.utf8_trim_whitespace(pc.cast(lines, pa.string())), pa.binary())
+    except pa.ArrowInvalid:
+        return pa.array([line.strip() for line in lines.to_pylist()], pa.binary())
+
+
+def _page(refs: pa.Array, type_hints: pa.Array, data: pa.Array) -> pa.Table:
+    return pa.table(
+        {
+            "source_ref": refs,
+            "type_hint": type_hints,
+            "source_update_time": pa.nulls(len(refs), pa.timestamp("us", tz="UTC")),
+            "data": data,
+        },
+        schema=SOURCE_PAGE_SCHEMA,
+    )
+
+
+def _unwrap(page: pa.Table) -> pa.Table:
+    """Expand lists and Results records in bulk with a private in-memory DuckDB (not the warehouse)."""
+    con = duckdb.connect()
+    try:
+        docs = pa.table({"ref": page.column("source_ref"), "doc": pc.cast(page.column("data"), pa.binary())})
+        con.register("_file_docs_raw", docs)
+        con.execute("CREATE TEMP TABLE _file_docs AS SELECT ref, try(decode(doc)) AS doc FROM _file_docs_raw")
+        # Rows that are not UTF-8 pass through as they were, for the raw layer to reject with the right reason.
+        undecodable = con.execute(
+            "SELECT r.ref, r.doc FROM _file_docs_raw r JOIN _file_docs d USING (ref) WHERE d.doc IS NULL"
+        ).fetch_arrow_table()
+        unwrapped = con.execute(_UNWRAP_SQL).fetch_arrow_table()
+    finally:
+        con.close()
+    result = unwrapped.cast(SOURCE_PAGE_SCHEMA)
+    if undecodable.num_rows:
+        broken = _page(
+            undecodable.column("ref"), pa.nulls(undecodable.num_rows, pa.string()), undecodable["doc"]
+        )
+        result = pa.concat_tables([result, broken])
+    return result
+
+
+def _reject_text(data: bytes) -> str:
+    return data[:MAX_REJECT_PAYLOAD_CHARS].decode("utf-8", errors="backslashreplace")

@@ -1,0 +1,363 @@
+"""The bulk path: source pages → Arrow batches → DuckDB, validated, deduplicated and upserted in SQL.
+
+Objects are never parsed in Python. Each batch of pages is registered with DuckDB as an Arrow table; one SQL pass
+decodes, validates and extracts the keys of every object; bad rows go to `raw.rejects` with a reason while the good
+rows of the same batch load; the newest version of each uid wins (data-model.md "Run identity"); and the upsert
+touches a stored row only when the incoming version is newer and its content differs. Each batch is one transaction,
+so a crash loses at most the batch in flight, and a re-run loads it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl.config import IngestSettings
+from etl.errors import WarehouseError
+from etl.sources import SOURCE_PAGE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+KNOWN_KINDS = ("PipelineRun", "TaskRun", "CustomRun")
+SOURCES = ("results", "kubernetes", "file")
+MAX_REJECT_PAYLOAD_BYTES = 16 * 1024 * 1024
+
+# Paths pulled in one json_extract_string call (one parse per object instead of one per field).
+_KEY_PATHS = [
+    "$.metadata.uid",
+    "$.kind",
+    "$.apiVersion",
+    "$.metadata.namespace",
+    "$.metadata.name",
+    "$.metadata.creationTimestamp",
+    "$.metadata.resourceVersion",
+]
+_TYPE_PATHS = ["$", "$.metadata", "$.status", "$.metadata.uid", "$.kind", "$.apiVersion"]
+
+# Merge patches that delete the bulky, derivable fields (RFC 7396: null deletes). The status part is only applied
+# when the object has a status, so that an object without one does not gain an empty `status: {}`.
+_STRIP_METADATA_PATCH = '{"metadata":{"managedFields":null}}'
+_STRIP_ALL_PATCH = '{"metadata":{"managedFields":null},"status":{"pipelineSpec":null,"taskSpec":null}}'
+
+_STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _raw_batch AS
+WITH decoded AS (
+    SELECT seq, source_ref, type_hint, source_update_time, octet_length(data) AS nbytes,
+           CASE WHEN octet_length(data) <= $max_bytes THEN try(decode(data)) END AS txt
+    FROM _raw_incoming
+), parsed AS (
+    SELECT *, coalesce(json_valid(txt), false) AS valid FROM decoded
+), extracted AS (
+    SELECT *,
+           CASE WHEN valid THEN json_type(txt, {_TYPE_PATHS!r}) END AS types,
+           CASE WHEN valid AND json_type(txt) = 'OBJECT' THEN json_extract_string(txt, {_KEY_PATHS!r}) END AS f
+    FROM parsed
+), keyed AS (
+    SELECT seq, source_ref, type_hint, source_update_time, nbytes, txt, valid, types,
+           f[1] AS uid, f[2] AS kind, f[3] AS api_version, f[4] AS namespace, f[5] AS name,
+           f[6] AS creation_timestamp_text, try_cast(f[6] AS TIMESTAMPTZ) AS creation_timestamp,
+           try_cast(f[7] AS BIGINT) AS resource_version
+    FROM extracted
+)
+SELECT *,
+    CASE
+        WHEN nbytes IS NULL OR nbytes = 0 THEN 'empty payload'
+        WHEN nbytes > $max_bytes
+            THEN 'oversize: ' || nbytes || ' bytes, over ingest.max_object_bytes (' || $max_bytes || ')'
+        WHEN txt IS NULL THEN 'invalid UTF-8'
+        WHEN NOT valid THEN 'invalid JSON'
+        WHEN types[1] <> 'OBJECT' THEN 'not a JSON object (top level is ' || lower(types[1]) || ')'
+        WHEN types[2] IS NULL THEN 'no metadata'
+        WHEN types[2] <> 'OBJECT' THEN 'metadata is not an object (' || lower(types[2]) || ')'
+        WHEN types[3] IS NOT NULL AND types[3] <> 'OBJECT'
+            THEN 'status is not an object (' || lower(types[3]) || ')'
+        WHEN types[4] IS NULL OR uid = '' THEN 'no metadata.uid'
+        WHEN types[4] <> 'VARCHAR' THEN 'metadata.uid is not a string'
+        WHEN types[6] IS NULL THEN 'no apiVersion'
+        WHEN types[6] <> 'VARCHAR' OR NOT starts_with(api_version, 'tekton.dev/')
+            THEN 'apiVersion ' || api_version || ' is not tekton.dev/*'
+        WHEN types[5] IS NULL THEN 'no kind'
+        WHEN types[5] <> 'VARCHAR' OR kind NOT IN {KNOWN_KINDS!r} THEN 'unknown kind ' || kind
+        WHEN creation_timestamp_text IS NOT NULL AND creation_timestamp IS NULL
+            THEN 'metadata.creationTimestamp is not a timestamp: ' || creation_timestamp_text
+    END AS reason
+FROM keyed
+"""
+
+_REJECT_SQL = """
+INSERT INTO raw.rejects (rejected_at, cluster, source, source_ref, reason, payload, payload_hash)
+SELECT DISTINCT ON (source_ref, payload_hash) $now, $cluster, $source, source_ref, reason, payload, payload_hash
+FROM (
+    SELECT b.source_ref, b.reason, p.payload, md5(coalesce(p.payload, '')) AS payload_hash
+    FROM _raw_batch b JOIN _raw_incoming i USING (seq),
+    LATERAL (
+        SELECT CASE WHEN b.txt IS NOT NULL AND octet_length(i.data) <= $max_payload THEN b.txt
+                    ELSE coalesce(try(decode(i.data[1:$max_payload])), CAST(i.data[1:$max_payload] AS VARCHAR))
+               END AS payload
+    ) p
+    WHERE b.reason IS NOT NULL
+) r
+WHERE NOT EXISTS (
+    SELECT 1 FROM raw.rejects x
+    WHERE x.cluster = $cluster AND x.source = $source AND x.source_ref IS NOT DISTINCT FROM r.source_ref
+      AND x.payload_hash = r.payload_hash
+)
+"""
+
+_UPSERT_SQL = """
+INSERT INTO raw.tekton_objects AS t
+    (cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version, source_update_time,
+     source, source_ref, ingested_at, object_hash, object)
+SELECT $cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
+       source_update_time, $source, source_ref, $now, md5(obj), obj
+FROM (
+    SELECT *,
+           CASE WHEN $strip AND (contains(txt, '"managedFields"') OR contains(txt, '"pipelineSpec"')
+                                 OR contains(txt, '"taskSpec"'))
+                THEN json_merge_patch(txt, CASE WHEN types[3] IS NULL THEN $meta_patch ELSE $all_patch END)
+                ELSE txt
+           END AS obj
+    FROM _raw_batch
+    WHERE reason IS NULL AND seq NOT IN (SELECT seq FROM _raw_superseded)
+)
+ON CONFLICT (cluster, uid) DO UPDATE SET
+    kind = excluded.kind, api_version = excluded.api_version, namespace = excluded.namespace,
+    name = excluded.name, creation_timestamp = excluded.creation_timestamp,
+    resource_version = excluded.resource_version, source_update_time = excluded.source_update_time,
+    source = excluded.source, source_ref = excluded.source_ref, ingested_at = excluded.ingested_at,
+    object_hash = excluded.object_hash, object = excluded.object
+WHERE excluded.object_hash <> t.object_hash
+  AND CASE
+        WHEN excluded.resource_version IS NOT NULL AND t.resource_version IS NOT NULL
+            THEN excluded.resource_version > t.resource_version
+        WHEN excluded.source_update_time IS NOT NULL AND t.source_update_time IS NOT NULL
+            THEN excluded.source_update_time > t.source_update_time
+        ELSE true
+      END
+"""
+
+
+@dataclass
+class LoadCounts:
+    """What one load did. `fetched` = `loaded` + `unchanged` + `rejected`; `unchanged` includes versions that were
+    older than (or identical to) what the warehouse already holds, and older duplicates within a batch."""
+
+    fetched: int = 0
+    loaded: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    max_source_update_time: datetime | None = None
+    batches: int = field(default=0, compare=False)
+
+    def add(self, other: LoadCounts) -> None:
+        self.fetched += other.fetched
+        self.loaded += other.loaded
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.batches += other.batches
+        self.max_source_update_time = _later(self.max_source_update_time, other.max_source_update_time)
+
+    def summary(self) -> str:
+        return f"loaded {self.loaded}, unchanged {self.unchanged}, rejected {self.rejected} (see raw.rejects)"
+
+
+# Called inside each batch's transaction, with the running totals including that batch: ingest moves the
+# watermark here, so it commits atomically with the data it covers.
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection, LoadCounts], None]
+Progress = Callable[[LoadCounts], None]
+
+
+def load_pages(
+    con: duckdb.DuckDBPyConnection,
+    pages: Iterable[pa.Table],
+    *,
+    cluster: str,
+    source: str,
+    settings: IngestSettings,
+    before_commit: BeforeCommit | None = None,
+    on_batch: Progress | None = None,
+) -> LoadCounts:
+    """Load pages in `SOURCE_PAGE_SCHEMA` into `raw.tekton_objects` / `raw.rejects`, one transaction per batch of
+    about `settings.batch_size` objects. Memory is bounded by one batch whatever the length of the history."""
+    if source not in SOURCES:
+        raise WarehouseError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    total = LoadCounts()
+    for batch in _batches(pages, settings.batch_size):
+        total.add(_load_batch(con, batch, cluster, source, settings, before_commit, total))
+        if on_batch is not None:
+            on_batch(total)
+    return total
+
+
+def _batches(pages: Iterable[pa.Table], batch_size: int) -> Iterator[pa.Table]:
+    """Regroup pages into batches of about `batch_size` rows; only one batch's pages are held at a time."""
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    for page in pages:
+        page = _conform(page)
+        for offset in range(0, page.num_rows, batch_size):
+            piece = page.slice(offset, batch_size)
+            pending.append(piece)
+            pending_rows += piece.num_rows
+            if pending_rows >= batch_size:
+                yield pa.concat_tables(pending)
+                pending, pending_rows = [], 0
+    if pending_rows:
+        yield pa.concat_tables(pending)
+
+
+def _conform(page: pa.Table) -> pa.Table:
+    if page.schema.equals(SOURCE_PAGE_SCHEMA):
+        return page
+    try:
+        return page.select(SOURCE_PAGE_SCHEMA.names).cast(SOURCE_PAGE_SCHEMA)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise WarehouseError(f"a source yielded a page not in SOURCE_PAGE_SCHEMA: {exc}") from None
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: pa.Table,
+    cluster: str,
+    source: str,
+    settings: IngestSettings,
+    before_commit: BeforeCommit | None,
+    running: LoadCounts,
+) -> LoadCounts:
+    incoming = batch.append_column("seq", pa.array(range(batch.num_rows), pa.int64()))
+    counts = LoadCounts(fetched=batch.num_rows, batches=1)
+    counts.max_source_update_time = pc.max(batch.column("source_update_time")).as_py()
+    con.register("_raw_incoming", incoming)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            now = con.execute("SELECT now()").fetchone()[0]
+            con.execute(_STAGE_SQL, {"max_bytes": settings.max_object_bytes})
+            counts.rejected = _insert_rejects(con, now, cluster, source)
+            _mark_superseded(con)
+            counts.loaded = _upsert(con, now, cluster, source, settings)
+            counts.unchanged = counts.fetched - counts.loaded - counts.rejected
+            if before_commit is not None:
+                projected = LoadCounts()
+                projected.add(running)
+                projected.add(counts)
+                before_commit(con, projected)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_raw_incoming")
+        con.execute("DROP TABLE IF EXISTS _raw_batch")
+        con.execute("DROP TABLE IF EXISTS _raw_superseded")
+    log.info("batch of %d: %s", counts.fetched, counts.summary())
+    return counts
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, now: datetime, cluster: str, source: str) -> int:
+    """Record the batch's bad rows (once: a re-run meeting the same bad object adds nothing); returns how many
+    rows of the batch were bad."""
+    params = {"now": now, "cluster": cluster, "source": source, "max_payload": MAX_REJECT_PAYLOAD_BYTES}
+    con.execute(_REJECT_SQL, params)
+    return int(con.execute("SELECT count(*) FROM _raw_batch WHERE reason IS NOT NULL").fetchone()[0])
+
+
+def _mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
+    """Within a batch, keep only the newest version of each uid.
+
+    The rule is pairwise (resourceVersion when both have one, else source update time when both have one, else the
+    later arrival), so it is applied as a fold in arrival order, exactly as if the versions had arrived one batch
+    each. Only the keys of uids that repeat inside the batch reach Python, never the objects."""
+    repeated = con.execute(
+        """
+        SELECT list(struct_pack(seq, resource_version, source_update_time) ORDER BY seq)
+        FROM _raw_batch WHERE reason IS NULL GROUP BY uid HAVING count(*) > 1
+        """
+    ).fetchall()
+    superseded: list[int] = []
+    for (versions,) in repeated:
+        winner = versions[0]
+        for candidate in versions[1:]:
+            if _is_newer(candidate, winner):
+                superseded.append(winner["seq"])
+                winner = candidate
+            else:
+                superseded.append(candidate["seq"])
+    con.register("_raw_superseded_arrow", pa.table({"seq": pa.array(superseded, pa.int64())}))
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _raw_superseded AS SELECT seq FROM _raw_superseded_arrow")
+    finally:
+        con.unregister("_raw_superseded_arrow")
+
+
+def _is_newer(candidate: dict, current: dict) -> bool:
+    """data-model.md "Run identity", for two versions of one uid where `candidate` arrived later."""
+    if candidate["resource_version"] is not None and current["resource_version"] is not None:
+        return candidate["resource_version"] > current["resource_version"]
+    if candidate["source_update_time"] is not None and current["source_update_time"] is not None:
+        return candidate["source_update_time"] > current["source_update_time"]
+    return True
+
+
+def _upsert(
+    con: duckdb.DuckDBPyConnection, now: datetime, cluster: str, source: str, settings: IngestSettings
+) -> int:
+    params = {
+        "now": now,
+        "cluster": cluster,
+        "source": source,
+        "strip": not settings.keep_full_objects,
+        "meta_patch": _STRIP_METADATA_PATCH,
+        "all_patch": _STRIP_ALL_PATCH,
+    }
+    return int(con.execute(_UPSERT_SQL, params).fetchone()[0])
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def record_rejects(
+    con: duckdb.DuckDBPyConnection, rejects: Iterable[tuple[str, str, str]], *, cluster: str, source: str
+) -> int:
+    """Record whole-file or whole-document problems found by a source as (source_ref, reason, payload), once each
+    (the same dedupe as batch rejects). Returns how many were given."""
+    rows = list(rejects)
+    if not rows:
+        return 0
+    refs, reasons, payloads = zip(*rows, strict=True)
+    table = pa.table(
+        {
+            "source_ref": pa.array(refs, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+            "payload": pa.array([p[:MAX_REJECT_PAYLOAD_BYTES] for p in payloads], pa.string()),
+        }
+    )
+    con.register("_raw_file_rejects", table)
+    try:
+        con.execute(
+            """
+            INSERT INTO raw.rejects (rejected_at, cluster, source, source_ref, reason, payload, payload_hash)
+            SELECT now(), $cluster, $source, source_ref, reason, payload, md5(coalesce(payload, ''))
+            FROM _raw_file_rejects r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM raw.rejects x
+                WHERE x.cluster = $cluster AND x.source = $source AND x.source_ref IS NOT DISTINCT FROM r.source_ref
+                  AND x.payload_hash = md5(coalesce(r.payload, ''))
+            )
+            """,
+            {"cluster": cluster, "source": source},
+        )
+    finally:
+        con.unregister("_raw_file_rejects")
+    return len(rows)

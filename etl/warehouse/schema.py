@@ -1,0 +1,124 @@
+"""The `raw` schema: created idempotently and versioned so later releases can migrate it in place.
+
+Every statement is `CREATE ... IF NOT EXISTS`, so opening an existing warehouse is a no-op. `raw.schema_version`
+records which migrations have run; a file written by a newer release is refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from etl.config import WarehousePaths
+from etl.errors import WarehouseError
+
+SCHEMA_VERSION = 1
+
+# Each migration brings the schema from version (index) to version (index + 1).
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE SCHEMA IF NOT EXISTS raw;
+    CREATE TABLE IF NOT EXISTS raw.tekton_objects (
+        cluster            VARCHAR NOT NULL,
+        uid                VARCHAR NOT NULL,
+        kind               VARCHAR NOT NULL,
+        api_version        VARCHAR NOT NULL,
+        namespace          VARCHAR,
+        name               VARCHAR,
+        creation_timestamp TIMESTAMPTZ,
+        resource_version   BIGINT,
+        source_update_time TIMESTAMPTZ,
+        source             VARCHAR NOT NULL,
+        source_ref         VARCHAR,
+        ingested_at        TIMESTAMPTZ NOT NULL,
+        object_hash        VARCHAR NOT NULL,
+        object             JSON NOT NULL,
+        PRIMARY KEY (cluster, uid)
+    );
+    CREATE TABLE IF NOT EXISTS raw.rejects (
+        rejected_at TIMESTAMPTZ NOT NULL,
+        cluster     VARCHAR NOT NULL,
+        source      VARCHAR NOT NULL,
+        source_ref  VARCHAR,
+        reason      VARCHAR NOT NULL,
+        payload     VARCHAR,
+        -- md5 of the payload: a re-run that meets the same bad object again does not record it twice
+        payload_hash VARCHAR NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS raw.ingestion_log (
+        run_id           VARCHAR NOT NULL,
+        cluster          VARCHAR NOT NULL,
+        source           VARCHAR NOT NULL,
+        kind             VARCHAR NOT NULL,
+        started_at       TIMESTAMPTZ NOT NULL,
+        finished_at      TIMESTAMPTZ,
+        fetched          BIGINT NOT NULL DEFAULT 0,
+        loaded           BIGINT NOT NULL DEFAULT 0,
+        unchanged        BIGINT NOT NULL DEFAULT 0,
+        rejected         BIGINT NOT NULL DEFAULT 0,
+        watermark_before TIMESTAMPTZ,
+        watermark_after  TIMESTAMPTZ,
+        status           VARCHAR NOT NULL,
+        message          VARCHAR
+    );
+    CREATE TABLE IF NOT EXISTS raw.watermarks (
+        cluster    VARCHAR NOT NULL,
+        source     VARCHAR NOT NULL,
+        kind       VARCHAR NOT NULL,
+        watermark  TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (cluster, source, kind)
+    );
+    """,
+)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Create or migrate the raw schema; returns the version the file is now at."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS raw.schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    current = con.execute("SELECT coalesce(max(version), 0) FROM raw.schema_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse file was written by a newer release (raw schema v{current}, this one knows "
+            f"v{SCHEMA_VERSION}); upgrade tekton-warehouse"
+        )
+    for version in range(current, SCHEMA_VERSION):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(_MIGRATIONS[version])
+            con.execute("INSERT INTO raw.schema_version VALUES (?, now())", [version + 1])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file read-write with the settings bulk loading wants, schema ensured."""
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise WarehouseError(
+            f"cannot open {path} for writing ({str(exc).splitlines()[0]}); is another process using it?"
+        ) from None
+    # Row order inside a batch carries no meaning for us; letting DuckDB reorder makes inserts parallel.
+    con.execute("SET preserve_insertion_order = false")
+    ensure_schema(con)
+    return con
+
+
+@contextmanager
+def open_warehouse(paths: WarehousePaths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The working file with the raw schema in place. Take `etl.locking.writer_lock` before calling this."""
+    con = connect(paths.ensure().warehouse_db)
+    try:
+        yield con
+    finally:
+        con.close()
