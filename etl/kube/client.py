@@ -114,7 +114,7 @@ def _kubeconfig_files(configured: str | None) -> str:
 
 def _chosen_context(kubeconfig: str, wanted: str | None) -> str:
     try:
-        contexts, current = kube_config.list_kube_config_contexts(config_file=kubeconfig)
+        contexts, _ = kube_config.list_kube_config_contexts(config_file=kubeconfig)
     except (ConfigException, yaml.YAMLError, OSError) as exc:
         raise SourceError(f"kubeconfig {kubeconfig} cannot be read: {_first_line(exc)}") from None
     names = [c.get("name") for c in contexts or [] if isinstance(c, dict)]
@@ -125,11 +125,24 @@ def _chosen_context(kubeconfig: str, wanted: str | None) -> str:
                 "in kubernetes.context"
             )
         return wanted
-    if not current or not current.get("name"):
+    current = _first_current_context(kubeconfig)
+    if not current:
         raise SourceError(
             f"kubeconfig {kubeconfig} has no current-context: set kubernetes.context in the sources config"
         )
-    return str(current["name"])
+    return current
+
+
+def _first_current_context(kubeconfig: str) -> str | None:
+    """The current-context kubectl would use: the first file of the list that sets one.
+
+    The Python client lets the last file win instead; we follow kubectl so both talk to the same cluster.
+    """
+    for path in kubeconfig.split(os.pathsep):
+        document = yaml.safe_load(Path(path).read_text()) or {}
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
