@@ -149,3 +149,21 @@
     and {{ ingested_at }} >= (select coalesce(max(ingested_at), '-infinity'::timestamptz) from {{ this }})
     {%- endif %}
 {%- endmacro %}
+
+{#-
+  Run counts, success rate and continuous percentiles over terminal runs (agg_pipeline_daily and
+  agg_reliability_daily share them). success_rate ignores cancelled runs and is null when nothing else ran.
+-#}
+{% macro reliability_measures() -%}
+    count(*) as runs,
+    count(*) filter (where status = 'succeeded') as succeeded,
+    count(*) filter (where status = 'failed') as failed,
+    count(*) filter (where status = 'timed_out') as timed_out,
+    count(*) filter (where status = 'cancelled') as cancelled,
+    cast(count(*) filter (where status = 'succeeded') as double)
+        / nullif(count(*) filter (where status in ('succeeded', 'failed', 'timed_out')), 0) as success_rate,
+    {{ percentile_cont('duration_s', 0.5) }} as duration_p50_s,
+    {{ percentile_cont('duration_s', 0.95) }} as duration_p95_s,
+    {{ percentile_cont('queue_s', 0.5) }} as queue_p50_s,
+    {{ percentile_cont('queue_s', 0.95) }} as queue_p95_s
+{%- endmacro %}
