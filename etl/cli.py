@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "etl.summary.cli",
     "etl.build",
     "etl.results_server.cli",
+    "etl.warehouse.cli",
 )
 
 

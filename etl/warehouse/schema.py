@@ -62,7 +62,9 @@ _MIGRATIONS: tuple[str, ...] = (
         watermark_before TIMESTAMPTZ,
         watermark_after  TIMESTAMPTZ,
         status           VARCHAR NOT NULL,
-        message          VARCHAR
+        message          VARCHAR,
+        -- what was listed: a Results parent ('-/results/-', '<ns>/results/-') or '*' for a whole source
+        scope            VARCHAR NOT NULL DEFAULT '*'
     );
     CREATE TABLE IF NOT EXISTS raw.watermarks (
         cluster    VARCHAR NOT NULL,
@@ -70,7 +72,9 @@ _MIGRATIONS: tuple[str, ...] = (
         kind       VARCHAR NOT NULL,
         watermark  TIMESTAMPTZ NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (cluster, source, kind)
+        -- one watermark per listing: per-namespace Results parents move independently
+        scope      VARCHAR NOT NULL DEFAULT '*',
+        PRIMARY KEY (cluster, source, kind, scope)
     );
     """,
 )
