@@ -124,7 +124,7 @@ FROM (
                 ELSE txt
            END AS obj
     FROM _raw_batch
-    WHERE reason IS NULL AND seq NOT IN (SELECT seq FROM _raw_superseded)
+    WHERE reason IS NULL AND seq NOT IN (SELECT seq FROM _raw_superseded) AND {rows}
 )
 ON CONFLICT (cluster, uid) DO UPDATE SET
     kind = excluded.kind, api_version = excluded.api_version, namespace = excluded.namespace,
@@ -133,14 +133,18 @@ ON CONFLICT (cluster, uid) DO UPDATE SET
     source = excluded.source, source_ref = excluded.source_ref, ingested_at = excluded.ingested_at,
     object_hash = excluded.object_hash, object = excluded.object
 WHERE excluded.object_hash <> t.object_hash
-  AND CASE
+  AND ({forced} OR CASE
         WHEN excluded.resource_version IS NOT NULL AND t.resource_version IS NOT NULL
             THEN excluded.resource_version > t.resource_version
         WHEN excluded.source_update_time IS NOT NULL AND t.source_update_time IS NOT NULL
             THEN excluded.source_update_time > t.source_update_time
         ELSE true
-      END
+      END)
 """
+# Rows whose uid repeats in the batch were already decided against the stored version by the fold; the others are
+# compared with the stored row by the newest-version rule inside the upsert itself (using the primary key index).
+_UPSERT_DECIDED_SQL = _UPSERT_SQL.format(rows="seq IN (SELECT seq FROM _raw_decided)", forced="true")
+_UPSERT_SQL = _UPSERT_SQL.format(rows="seq NOT IN (SELECT seq FROM _raw_decided)", forced="false")
 
 
 @dataclass
@@ -240,7 +244,7 @@ def _load_batch(
             now = con.execute("SELECT now()").fetchone()[0]
             con.execute(_STAGE_SQL, {"max_bytes": settings.max_object_bytes})
             counts.rejected = _insert_rejects(con, now, cluster, source)
-            _mark_superseded(con)
+            _mark_superseded(con, cluster)
             counts.loaded = _upsert(con, now, cluster, source, settings)
             counts.unchanged = counts.fetched - counts.loaded - counts.rejected
             if before_commit is not None:
@@ -256,6 +260,7 @@ def _load_batch(
         con.unregister("_raw_incoming")
         con.execute("DROP TABLE IF EXISTS _raw_batch")
         con.execute("DROP TABLE IF EXISTS _raw_superseded")
+        con.execute("DROP TABLE IF EXISTS _raw_decided")
     log.info("batch of %d: %s", counts.fetched, counts.summary())
     return counts
 
@@ -268,32 +273,52 @@ def _insert_rejects(con: duckdb.DuckDBPyConnection, now: datetime, cluster: str,
     return int(con.execute("SELECT count(*) FROM _raw_batch WHERE reason IS NOT NULL").fetchone()[0])
 
 
-def _mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
+def _mark_superseded(con: duckdb.DuckDBPyConnection, cluster: str) -> None:
     """Within a batch, keep only the newest version of each uid.
 
     The rule is pairwise (resourceVersion when both have one, else source update time when both have one, else the
-    later arrival), so it is applied as a fold in arrival order, exactly as if the versions had arrived one batch
-    each. Only the keys of uids that repeat inside the batch reach Python, never the objects."""
+    later arrival) and not transitive, so it is applied as a fold in arrival order starting from the stored
+    version: exactly as if the versions had arrived one batch each, whatever the batch size. Only the keys of uids
+    that repeat inside the batch reach Python, never the objects. The fold's winners go to `_raw_decided`."""
     repeated = con.execute(
         """
-        SELECT list(struct_pack(seq, resource_version, source_update_time) ORDER BY seq)
+        SELECT uid, list(struct_pack(seq, resource_version, source_update_time) ORDER BY seq)
         FROM _raw_batch WHERE reason IS NULL GROUP BY uid HAVING count(*) > 1
         """
     ).fetchall()
+    stored: dict[str, dict] = {}
+    if repeated:
+        con.register("_raw_repeated", pa.table({"uid": pa.array([uid for uid, _ in repeated], pa.string())}))
+        try:
+            rows = con.execute(
+                "SELECT uid, resource_version, source_update_time FROM raw.tekton_objects "
+                "WHERE cluster = ? AND uid IN (SELECT uid FROM _raw_repeated)",
+                [cluster],
+            ).fetchall()
+        finally:
+            con.unregister("_raw_repeated")
+        stored = {uid: {"seq": None, "resource_version": rv, "source_update_time": t} for uid, rv, t in rows}
     superseded: list[int] = []
-    for (versions,) in repeated:
-        winner = versions[0]
-        for candidate in versions[1:]:
-            if _is_newer(candidate, winner):
-                superseded.append(winner["seq"])
-                winner = candidate
-            else:
-                superseded.append(candidate["seq"])
-    con.register("_raw_superseded_arrow", pa.table({"seq": pa.array(superseded, pa.int64())}))
+    decided: list[int] = []
+    for uid, versions in repeated:
+        winner = stored.get(uid, versions[0])
+        for candidate in versions if uid in stored else versions[1:]:
+            loser = winner if _is_newer(candidate, winner) else candidate
+            winner = candidate if loser is winner else winner
+            if loser["seq"] is not None:
+                superseded.append(loser["seq"])
+        if winner["seq"] is not None:
+            decided.append(winner["seq"])
+    _temp_seq_table(con, "_raw_superseded", superseded)
+    _temp_seq_table(con, "_raw_decided", decided)
+
+
+def _temp_seq_table(con: duckdb.DuckDBPyConnection, name: str, seqs: list[int]) -> None:
+    con.register(f"{name}_arrow", pa.table({"seq": pa.array(seqs, pa.int64())}))
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _raw_superseded AS SELECT seq FROM _raw_superseded_arrow")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT seq FROM {name}_arrow")
     finally:
-        con.unregister("_raw_superseded_arrow")
+        con.unregister(f"{name}_arrow")
 
 
 def _is_newer(candidate: dict, current: dict) -> bool:
@@ -316,7 +341,8 @@ def _upsert(
         "meta_patch": _STRIP_METADATA_PATCH,
         "all_patch": _STRIP_ALL_PATCH,
     }
-    return int(con.execute(_UPSERT_SQL, params).fetchone()[0])
+    loaded = int(con.execute(_UPSERT_SQL, params).fetchone()[0])
+    return loaded + int(con.execute(_UPSERT_DECIDED_SQL, params).fetchone()[0])
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -1,0 +1,271 @@
+"""The bulk loader against a real DuckDB file: rejects, newest-version rules, idempotency, stripping."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from etl.config import IngestSettings
+from etl.errors import WarehouseError
+from etl.warehouse.load import LoadCounts, load_pages
+from etl.warehouse.schema import SCHEMA_VERSION, ensure_schema
+
+from .objects import page, tekton_object
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def load(con: duckdb.DuckDBPyConnection, *pages, source: str = "file", **settings) -> LoadCounts:
+    return load_pages(con, list(pages), cluster="default", source=source, settings=IngestSettings(**settings))
+
+
+def stored(con: duckdb.DuckDBPyConnection, uid: str) -> dict:
+    row = con.execute(
+        "SELECT resource_version, source_update_time, source, source_ref, object FROM raw.tekton_objects "
+        "WHERE cluster = 'default' AND uid = ?",
+        [uid],
+    ).fetchone()
+    assert row is not None, f"{uid} not stored"
+    return {"rv": row[0], "sut": row[1], "source": row[2], "ref": row[3], "object": json.loads(row[4])}
+
+
+def table_contents(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
+    return {
+        table: con.execute(f"SELECT * EXCLUDE ({exclude}) FROM raw.{table} ORDER BY ALL").fetchall()
+        for table, exclude in (("tekton_objects", "ingested_at"), ("rejects", "rejected_at"))
+    } | {"ingested_at": con.execute("SELECT uid, ingested_at FROM raw.tekton_objects ORDER BY 1").fetchall()}
+
+
+def test_keys_are_extracted_into_columns(con):
+    counts = load(con, page([tekton_object("a", kind="TaskRun", rv=42, namespace="team", name="build-1")]))
+    assert (counts.fetched, counts.loaded, counts.unchanged, counts.rejected) == (1, 1, 0, 0)
+    row = con.execute(
+        "SELECT cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version, source, "
+        "source_ref, length(object_hash) FROM raw.tekton_objects"
+    ).fetchone()
+    assert row == (
+        "default", "a", "TaskRun", "tekton.dev/v1", "team", "build-1", datetime(2024, 5, 1, 10, tzinfo=UTC), 42,
+        "file", "test:1", 32,
+    )  # fmt: skip
+
+
+BAD_RECORDS = [
+    (b"{not json", "invalid JSON"),
+    (b"\xff\xfe{}", "invalid UTF-8"),
+    (b"[1, 2]", "not a JSON object (top level is array)"),
+    (b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun"}', "no metadata"),
+    (
+        b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": "x"}',
+        "metadata is not an object (varchar)",
+    ),
+    (
+        b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"uid": "s"}, "status": [1]}',
+        "status is not an object (array)",
+    ),
+    (b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "x"}}', "no metadata.uid"),
+    (b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"uid": ""}}', "no metadata.uid"),
+    (
+        b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"uid": 7}}',
+        "metadata.uid is not a string",
+    ),
+    (b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"uid": "p"}}', "apiVersion v1 is not tekton.dev/*"),
+    (b'{"kind": "TaskRun", "metadata": {"uid": "p"}}', "no apiVersion"),
+    (b'{"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"uid": "k"}}', "unknown kind Task"),
+    (b'{"apiVersion": "tekton.dev/v1", "metadata": {"uid": "k"}}', "no kind"),
+    (
+        b'{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"uid": "c", "creationTimestamp": "soon"}}',
+        "metadata.creationTimestamp is not a timestamp: soon",
+    ),
+    (b"", "empty payload"),
+]
+
+
+def test_every_kind_of_bad_record_is_rejected_with_its_reason_while_good_ones_load(con):
+    good = [tekton_object("good-1"), tekton_object("good-2", kind="TaskRun")]
+    records = [good[0], *[data for data, _ in BAD_RECORDS], good[1]]
+    counts = load(con, page(records))
+    assert (counts.fetched, counts.loaded, counts.rejected) == (len(records), 2, len(BAD_RECORDS))
+    assert con.execute("SELECT uid FROM raw.tekton_objects ORDER BY uid").fetchall() == [
+        ("good-1",),
+        ("good-2",),
+    ]
+    rejects = dict(con.execute("SELECT source_ref, reason FROM raw.rejects").fetchall())
+    expected = {f"test:{i + 2}": reason for i, (_, reason) in enumerate(BAD_RECORDS)}
+    assert rejects == expected
+    payload = con.execute("SELECT payload FROM raw.rejects WHERE source_ref = 'test:2'").fetchone()[0]
+    assert payload == "{not json", "the payload is the text as received"
+
+
+def test_oversize_objects_are_rejected_without_parsing(con):
+    big = tekton_object("big")
+    big["spec"]["padding"] = "x" * 5000
+    counts = load(con, page([big, tekton_object("small")]), max_object_bytes=4000)
+    assert (counts.loaded, counts.rejected) == (1, 1)
+    reason, payload = con.execute("SELECT reason, payload FROM raw.rejects").fetchone()
+    assert reason.startswith("oversize: ") and "max_object_bytes (4000)" in reason
+    assert json.loads(payload)["metadata"]["uid"] == "big"
+
+
+def test_loading_twice_changes_nothing(con):
+    batch = page([tekton_object(f"u{i}", rv=i) for i in range(20)] + [b"garbage"])
+    first = load(con, batch)
+    before = table_contents(con)
+    second = load(con, batch)
+    assert (first.loaded, second.loaded, second.unchanged, second.rejected) == (20, 0, 20, 1)
+    assert table_contents(con) == before, "a re-run must leave every row (and the rejects) as they were"
+
+
+def test_higher_resource_version_wins_in_either_arrival_order(con):
+    load(con, page([tekton_object("a", rv=5, reason="Running")]))
+    assert load(con, page([tekton_object("a", rv=7, reason="Succeeded")])).loaded == 1
+    older = load(con, page([tekton_object("a", rv=6, reason="Failed")]))
+    assert (older.loaded, older.unchanged) == (0, 1)
+    assert stored(con, "a")["rv"] == 7
+    assert stored(con, "a")["object"]["status"]["conditions"][0]["reason"] == "Succeeded"
+
+
+def test_later_update_time_wins_when_resource_versions_are_missing(con):
+    load(con, page([tekton_object("a", rv=None, reason="Running")], update_times=[T0]), source="results")
+    older = load(con, page([tekton_object("a", rv=None, reason="Failed")], update_times=[T0 - timedelta(1)]))
+    assert older.loaded == 0
+    newer = load(
+        con, page([tekton_object("a", rv=None, reason="Succeeded")], update_times=[T0 + timedelta(1)])
+    )
+    assert newer.loaded == 1
+    assert stored(con, "a")["sut"] == T0 + timedelta(1)
+
+
+def test_later_ingestion_wins_when_neither_rule_applies(con):
+    load(con, page([tekton_object("a", rv=9, reason="Running")]))
+    # No update time on either side and only one side has a resourceVersion: the later arrival wins.
+    assert load(con, page([tekton_object("a", rv=None, reason="Succeeded")])).loaded == 1
+    assert stored(con, "a")["rv"] is None
+
+
+def test_same_version_with_other_content_is_unchanged(con):
+    load(con, page([tekton_object("a", rv=3, reason="Running")]))
+    same_version = load(con, page([tekton_object("a", rv=3, reason="Failed")]))
+    assert (same_version.loaded, same_version.unchanged) == (0, 1)
+
+
+def test_newest_version_wins_inside_one_batch(con):
+    versions = [
+        tekton_object("a", rv=2, reason="Running"),
+        tekton_object("a", rv=4, reason="Succeeded"),
+        tekton_object("a", rv=3, reason="Failed"),
+        tekton_object("b", rv=None, reason="Running"),
+        tekton_object("b", rv=None, reason="Succeeded"),
+    ]
+    counts = load(con, page(versions))
+    assert (counts.loaded, counts.unchanged) == (2, 3)
+    assert stored(con, "a")["rv"] == 4
+    assert stored(con, "a")["ref"] == "test:2"
+    assert stored(con, "b")["object"]["status"]["conditions"][0]["reason"] == "Succeeded"
+
+
+def test_batch_size_does_not_change_the_result(warehouse_home, tmp_path):
+    """In-batch dedupe applies the same pairwise rule as loading the versions one batch at a time."""
+    versions = [
+        tekton_object("x", rv=None, reason="Pending"),
+        tekton_object("x", rv=8, reason="Running"),
+        tekton_object("x", rv=5, reason="Failed"),
+        tekton_object("y", rv=3, reason="Running"),
+        tekton_object("y", rv=None, reason="Succeeded"),
+        tekton_object("y", rv=1, reason="Failed"),
+    ]
+    results = []
+    for batch_size in (1, 2, 100):
+        con = duckdb.connect(str(tmp_path / f"b{batch_size}.duckdb"))
+        ensure_schema(con)
+        load_pages(
+            con,
+            [page(versions)],
+            cluster="default",
+            source="file",
+            settings=IngestSettings(batch_size=batch_size),
+        )
+        results.append(
+            con.execute(
+                "SELECT uid, resource_version, object FROM raw.tekton_objects ORDER BY uid"
+            ).fetchall()
+        )
+        con.close()
+    assert results[0] == results[1] == results[2]
+    # x: rv 8 beats the unversioned one (later arrival), then 5 < 8. y: the unversioned one replaces 3 (later
+    # arrival), then 1 replaces it (later arrival again): the rule is pairwise, applied in arrival order.
+    assert [row[1] for row in results[0]] == [8, 1]
+
+
+def test_managed_fields_and_embedded_specs_are_dropped_by_default(con):
+    load(
+        con, page([tekton_object("p"), tekton_object("t", kind="TaskRun"), tekton_object("n", status=False)])
+    )
+    pipeline_run, task_run, no_status = (
+        stored(con, "p")["object"],
+        stored(con, "t")["object"],
+        stored(con, "n")["object"],
+    )
+    assert "managedFields" not in pipeline_run["metadata"] and "pipelineSpec" not in pipeline_run["status"]
+    assert "taskSpec" not in task_run["status"]
+    assert pipeline_run["status"]["conditions"][0]["reason"] == "Succeeded", "the rest of status is kept"
+    assert pipeline_run["metadata"]["labels"] == {"tekton.dev/pipeline": "build"}
+    assert "status" not in no_status and "managedFields" not in no_status["metadata"], (
+        "no empty status is invented"
+    )
+
+
+def test_keep_full_objects_keeps_them(con):
+    original = tekton_object("p")
+    load(con, page([original]), keep_full_objects=True)
+    assert stored(con, "p")["object"] == original
+
+
+def test_max_source_update_time_covers_the_whole_load(con):
+    times = [T0, T0 + timedelta(hours=2), T0 + timedelta(hours=1)]
+    counts = load(
+        con, page([tekton_object("a"), b"bad", tekton_object("c")], update_times=times), batch_size=2
+    )
+    assert counts.max_source_update_time == T0 + timedelta(hours=2)
+    assert counts.batches == 2
+
+
+def test_a_failing_batch_hook_rolls_the_batch_back(con):
+    def fail(_con, _counts):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        load_pages(
+            con, [page([tekton_object("a"), b"bad"])], cluster="default", source="file",
+            settings=IngestSettings(), before_commit=fail,
+        )  # fmt: skip
+    assert con.execute("SELECT count(*) FROM raw.tekton_objects").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.rejects").fetchone()[0] == 0
+
+
+def test_clusters_are_separate_keys(con):
+    batch = page([tekton_object("same-uid")])
+    settings = IngestSettings()
+    load_pages(con, [batch], cluster="east", source="file", settings=settings)
+    load_pages(con, [batch], cluster="west", source="file", settings=settings)
+    assert con.execute("SELECT cluster FROM raw.tekton_objects ORDER BY 1").fetchall() == [
+        ("east",),
+        ("west",),
+    ]
+
+
+def test_unknown_source_and_wrong_page_schema_are_clear_errors(con):
+    with pytest.raises(WarehouseError, match="unknown source"):
+        load(con, page([tekton_object("a")]), source="ftp")
+    with pytest.raises(WarehouseError, match="SOURCE_PAGE_SCHEMA"):
+        load(con, page([tekton_object("a")]).drop_columns(["data"]))
+
+
+def test_schema_is_versioned_and_reopening_is_a_no_op(con):
+    assert ensure_schema(con) == SCHEMA_VERSION
+    assert con.execute("SELECT count(*) FROM raw.schema_version").fetchone()[0] == SCHEMA_VERSION
+    con.execute("INSERT INTO raw.schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
+    with pytest.raises(WarehouseError, match="newer release"):
+        ensure_schema(con)
