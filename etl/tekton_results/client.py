@@ -353,13 +353,13 @@ class _RestTransport:
         self.origin = f"{scheme}://{parts.netloc}"
         self.base = f"{self.origin}{prefix.rstrip('/')}{API_PREFIX}"
         self.session = requests.Session()
-        if scheme == "https":
-            self.session.verify = config.ca_file or True
-            if config.insecure_skip_tls_verify:
-                import urllib3
+        # Passed on every request: a Session-level `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self._verify: bool | str = config.ca_file or True
+        if scheme == "https" and config.insecure_skip_tls_verify:
+            import urllib3
 
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-                self.session.verify = False
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._verify = False
 
     def close(self) -> None:
         self.session.close()
@@ -377,6 +377,7 @@ class _RestTransport:
                 json=body,
                 headers=headers,
                 timeout=self.config.timeout_s,
+                verify=self._verify,
             )
         except requests.exceptions.SSLError:
             raise SourceError(
