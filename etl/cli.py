@@ -21,6 +21,7 @@ PROG = "tekton-warehouse"
 # Modules that each add one or more subcommands through `register(subparsers)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "etl.demo",
+    "etl.synth.cli",
     "etl.summary.cli",
     "etl.build",
     "etl.results_server.cli",
