@@ -259,10 +259,14 @@ def _page_from_list(body: bytes, version: str, kind: Kind, plural: str) -> _Page
             refs.append(f"/apis/{api_version}/{plural}#{index}")
             hints.append(None)
         data.append(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
-    table = pa.table(
-        {"source_ref": refs, "type_hint": hints, "source_update_time": [None] * len(refs), "data": data},
-        schema=SOURCE_PAGE_SCHEMA,
-    )
+    # Typed arrays straight into the schema: `pa.table(dict)` would probe for (and import) pandas on first use.
+    columns = [
+        pa.array(refs, pa.string()),
+        pa.array(hints, pa.string()),
+        pa.nulls(len(refs), pa.timestamp("us", tz="UTC")),
+        pa.array(data, pa.binary()),
+    ]
+    table = pa.Table.from_arrays(columns, schema=SOURCE_PAGE_SCHEMA)
     return _Page(table, token)
 
 
