@@ -32,6 +32,7 @@ class KubeConnection:
     api_client: kube_client.ApiClient
     server: str
     credentials: str
+    in_cluster: bool = False
 
     def close(self) -> None:
         self.api_client.close()
@@ -53,7 +54,9 @@ def _connect_in_cluster() -> KubeConnection:
     except ConfigException as exc:
         raise SourceError(_in_cluster_problem(str(exc), token_file)) from None
     credentials = f"the in-cluster service account (token file {token_file})"
-    return KubeConnection(kube_client.ApiClient(configuration), configuration.host, credentials)
+    return KubeConnection(
+        kube_client.ApiClient(configuration), configuration.host, credentials, in_cluster=True
+    )
 
 
 def _in_cluster_problem(reason: str, token_file: str) -> str:
@@ -169,10 +172,16 @@ def unreachable_error(connection: KubeConnection, exc: Exception) -> WarehouseEr
             f"certificate-authority for {connection.credentials}"
         )
     kind = reason.__class__.__name__ if isinstance(reason, Exception) else str(reason)[:200]
-    return SourceError(
-        f"cannot reach the Kubernetes API {connection.server} ({kind}): check that the server is up and that "
-        f"{connection.credentials} points at the right cluster (`kubectl config current-context`)"
-    )
+    if connection.in_cluster:
+        hint = (
+            "check KUBERNETES_SERVICE_HOST/PORT and that network policies let this pod reach the API server"
+        )
+    else:
+        hint = (
+            f"check that the server is up and that {connection.credentials} points at the right cluster "
+            "(`kubectl config current-context`)"
+        )
+    return SourceError(f"cannot reach the Kubernetes API {connection.server} ({kind}): {hint}")
 
 
 def unauthorized_error(connection: KubeConnection) -> AuthError:

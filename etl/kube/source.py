@@ -81,7 +81,7 @@ class KubernetesSource:
         for chosen in (kind,) if kind else KINDS:
             if chosen not in PLURALS:
                 raise SourceError(f"unknown kind {chosen!r}: the Kubernetes source lists {', '.join(KINDS)}")
-            for namespace in self.config.namespaces or [None]:
+            for namespace in dict.fromkeys(self.config.namespaces) or [None]:
                 yield from self._list_pages(chosen, namespace)
 
     def served_versions(self) -> list[str]:

@@ -5,6 +5,7 @@ The client reads fixed paths under /var/run/secrets; the tests point the package
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,17 @@ def test_in_cluster_without_a_token_file(service_account, monkeypatch):
 
     with pytest.raises(SourceError, match=r"service account token .*token is missing or empty"):
         list(in_cluster_source().pages())
+
+
+def test_in_cluster_unreachable_api_names_the_service_address(service_account, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(port))
+
+    with pytest.raises(SourceError) as caught:
+        list(in_cluster_source().pages())
+    message = str(caught.value)
+    assert f"cannot reach the Kubernetes API https://127.0.0.1:{port}" in message
+    assert "KUBERNETES_SERVICE_HOST/PORT" in message and TOKEN not in message
