@@ -42,12 +42,14 @@ _YAML_SEPARATOR = re.compile(rb"^---(\s|$)")
 # (both JSON casings) and single Results records (REST base64 `data.value`, or generator records whose `data` is
 # the object itself). Anything else, valid or not, passes through untouched for the raw layer to judge.
 _UNWRAP_SQL = """
-WITH docs AS (
+WITH typed AS (
     SELECT ref, doc, CASE WHEN json_valid(doc) THEN json_type(doc, ['$', '$.items', '$.records']) END AS t
     FROM _file_docs
+), docs AS (
+    SELECT ref, doc, t, coalesce(t[1] = 'ARRAY' OR t[2] = 'ARRAY' OR t[3] = 'ARRAY', false) AS is_list
+    FROM typed
 ), entries AS (
-    SELECT ref, doc AS entry FROM docs
-    WHERE t IS NULL OR NOT (t[1] = 'ARRAY' OR t[2] = 'ARRAY' OR t[3] = 'ARRAY')
+    SELECT ref, doc AS entry FROM docs WHERE NOT is_list
     UNION ALL
     SELECT ref || '#' || idx, entry FROM (
         SELECT ref, unnest(elems) AS entry, unnest(range(len(elems))) AS idx
@@ -55,7 +57,7 @@ WITH docs AS (
             SELECT ref, CASE WHEN t[1] = 'ARRAY' THEN json_extract(doc, '$[*]')
                              WHEN t[2] = 'ARRAY' THEN json_extract(doc, '$.items[*]')
                              ELSE json_extract(doc, '$.records[*]') END AS elems
-            FROM docs WHERE t[1] = 'ARRAY' OR t[2] = 'ARRAY' OR t[3] = 'ARRAY'
+            FROM docs WHERE is_list
         )
     )
 ), shaped AS (
