@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +206,7 @@ def default_range(bounds: tuple[date, date] | None) -> tuple[date, date]:
 
 
 def _as_date(value: Any) -> date:
-    return value.date() if hasattr(value, "date") and not isinstance(value, date) else value
+    return value.date() if isinstance(value, datetime) else value
 
 
 # ================================================================================================================

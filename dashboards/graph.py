@@ -29,7 +29,7 @@ STATUS_COLOUR = {
 
 def quote(text: str) -> str:
     """A DOT string literal: names come from the data and may hold quotes or backslashes."""
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _label(kind: str, node_id: str, runs: Mapping[str, Mapping[str, str]], signed: Mapping[str, bool]) -> str:

@@ -39,7 +39,8 @@ if pipelines.empty and tasks.empty:
 st.subheader("Flaky pipelines")
 if not pipelines.empty:
     top = pipelines.head(TOP_N).assign(
-        pipeline=lambda f: f["namespace"] + "/" + f["pipeline_name"], wasted_min=lambda f: f["wasted_s"] / 60
+        pipeline=lambda f: f["cluster"] + "/" + f["namespace"] + "/" + f["pipeline_name"],
+        wasted_min=lambda f: f["wasted_s"] / 60,
     )
     figure = px.bar(
         top,

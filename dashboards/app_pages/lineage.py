@@ -19,7 +19,11 @@ commits = data.recent_commits(snapshot, filters)
 if "lineage_node" not in st.session_state:
     st.session_state["lineage_node"] = ui.page_param("node") or ""
 if not st.session_state["lineage_node"] and not commits.empty:
-    st.session_state["lineage_node"] = commits.at[0, "commit_sha"]
+    # Start from the newest commit with the most to show: consumed artifacts, else any artifact, else any.
+    richest = commits.assign(rank=(commits["downstream_runs"] > 0) * 2 + (commits["artifacts"] > 0))
+    st.session_state["lineage_node"] = richest.sort_values("rank", ascending=False, kind="stable").iloc[0][
+        "commit_sha"
+    ]
 needle = st.text_input(
     "Commit sha, image digest or run uid/name",
     key="lineage_node",
