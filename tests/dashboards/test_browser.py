@@ -184,7 +184,7 @@ def test_a_shared_link_opens_with_its_filters(
 def test_sql_page_runs_a_query_in_the_browser(
     app_url: tuple[str, Path], browser: WebDriver, tmp_path: Path
 ) -> None:
-    url, serving = app_url
+    url, _ = app_url
     _open(browser, f"{url}/sql", "textarea")
     box = browser.find_element(By.CSS_SELECTOR, "textarea")
     box.send_keys(Keys.CONTROL, "a")
