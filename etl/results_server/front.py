@@ -88,7 +88,8 @@ class SniffingFront:
             return
         self._transports.add(backend_writer.transport)
         backend_writer.write(head)
-        await asyncio.gather(_pump(reader, backend_writer), _pump(backend_reader, writer))
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled only when the front shuts down
+            await asyncio.gather(_pump(reader, backend_writer), _pump(backend_reader, writer))
         self._transports.discard(writer.transport)
         self._transports.discard(backend_writer.transport)
 

@@ -408,7 +408,7 @@ class _RestTransport:
             return _Transient(f"HTTP {status}: {message}")
         if status == 400:
             return ResultsApiError("INVALID_ARGUMENT", f"Tekton Results rejected the request: {message}")
-        if status == 404 and not message:
+        if status == 404 and message in ("", "Not Found"):
             return ResultsApiError(
                 "NOT_FOUND", f"no Tekton Results API under {self.base}: check the url and api_path"
             )
