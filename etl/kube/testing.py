@@ -175,6 +175,9 @@ class FakeKubeApiServer:
         return int(self._httpd.server_address[1])
 
     def start(self) -> FakeKubeApiServer:
+        """Start serving (once: `with server.start():` does not start a second copy)."""
+        if self._httpd is not None:
+            return self
         handler = _handler_class(self)
         self._httpd = _Server(("127.0.0.1", 0), handler, self._ssl_context())
         self._thread = threading.Thread(

@@ -208,3 +208,13 @@ def test_generator_objects_load_into_the_server_and_list_back(tmp_path, source_f
     with server:
         source = source_for(server, token="test-token", page_size=5)
         assert set(uids(source.pages())) == {f"gen-{i}" for i in range(11)}
+
+
+def test_server_started_twice_serves_once(runs):
+    server = FakeKubeApiServer(runs)
+    with server.start() as same:
+        assert same is server
+        url = server.url
+        assert server.start().url == url
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = server.url
