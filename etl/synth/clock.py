@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 from datetime import UTC, date, datetime
 
@@ -9,8 +10,11 @@ _DAY = 86_400
 _day_prefix_cache: dict[int, str] = {}
 
 
+_HMS = [f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)]
+
+
 def rfc3339(ts: int) -> str:
-    """Second-precision UTC time as in `metadata.creationTimestamp` (fast path: cached date prefix)."""
+    """Second-precision UTC time as in `metadata.creationTimestamp` (fast path: cached date, table of times)."""
     day, rest = divmod(ts, _DAY)
     prefix = _day_prefix_cache.get(day)
     if prefix is None:
@@ -18,9 +22,21 @@ def rfc3339(ts: int) -> str:
         if len(_day_prefix_cache) > 4096:
             _day_prefix_cache.clear()
         _day_prefix_cache[day] = prefix
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}Z"
+    return prefix + _HMS[rest]
+
+
+def epoch(text: str) -> int:
+    """Inverse of `rfc3339` for second-precision 'YYYY-MM-DDTHH:MM:SSZ' text."""
+    return calendar.timegm(
+        (
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+        )
+    )
 
 
 def rfc3339_micro(ts: float) -> str:

@@ -29,12 +29,13 @@ from etl.synth.model import (
     TaskDef,
     build_organisation,
 )
-from etl.synth.render import V1, V1BETA1, RunMeta, render_pipeline_run, render_task_run
+from etl.synth.render import V1, V1BETA1, RunMeta, expand_raw, render_pipeline_run, render_task_run
 from etl.synth.simulate import (
     CUT_MODES,
     PIPELINE_FAILURE_MODES,
     STANDALONE_FAILURE_MODES,
     TASK_FAILURE_MODES,
+    VALIDATION_REASONS,
     PipelineRunSim,
     SimContext,
     TaskRunSim,
@@ -51,6 +52,8 @@ WEEKDAY_FACTOR = (1.2, 1.2, 1.2, 1.2, 1.15, 0.4, 0.35)
 PR_FAILURE_ROTATION = (*TASK_FAILURE_MODES, *PIPELINE_FAILURE_MODES, "step_error", "validation")
 FAILURE_RATE = 0.04
 CUT_RATE = 0.015
+STANDALONE_FAILURE_RATE = 0.15
+NAME_REUSE_RATE = 0.02
 QUIET_TAIL_S = (
     3 * 3600
 )  # no failure or cancel injected this close to the end: runs there may still be running
@@ -98,7 +101,7 @@ class Commit:
 @dataclass
 class PipelineState:
     commits: deque[Commit] = field(default_factory=lambda: deque(maxlen=3))
-    old_names: deque[tuple[int, str, str]] = field(default_factory=lambda: deque(maxlen=6))
+    old_names: deque[tuple[int, str, str]] = field(default_factory=lambda: deque(maxlen=12))
     streak_left: int = -1
     streak_runs: list[str] = field(default_factory=list)
 
@@ -136,7 +139,7 @@ class OrderedWriter:
         self.written = 0
 
     def add(self, created: int, obj: dict[str, Any], record_head: str) -> None:
-        heapq.heappush(self.heap, (created, next(self.seq), self.encode(obj), record_head))
+        heapq.heappush(self.heap, (created, next(self.seq), expand_raw(self.encode(obj)), record_head))
 
     def flush(self, before: int | None = None) -> None:
         heap = self.heap
@@ -172,6 +175,7 @@ class HistoryGenerator:
         self.failure_turn = itertools.count()
         self.cut_turn = itertools.count()
         self.standalone_turn = itertools.count()
+        self.validation_turn = itertools.count()
         self.pending_artifacts: dict[str, _Pending] = {}
         self.adhoc = {ns: _adhoc_pipeline(ns) for ns in self.org.namespaces}
         self.truth = GroundTruth(out_dir, self._parameters())
@@ -285,7 +289,10 @@ class HistoryGenerator:
             return "success"
         r = self.rng.random()
         if r < FAILURE_RATE:
-            return PR_FAILURE_ROTATION[next(self.failure_turn) % len(PR_FAILURE_ROTATION)]
+            mode = PR_FAILURE_ROTATION[next(self.failure_turn) % len(PR_FAILURE_ROTATION)]
+            if mode == "validation":
+                mode += ":" + VALIDATION_REASONS[next(self.validation_turn) % len(VALIDATION_REASONS)]
+            return mode
         if r < FAILURE_RATE + CUT_RATE:
             mode = CUT_MODES[next(self.cut_turn) % len(CUT_MODES)]
             if mode in ("cancelled_finally", "stopped_finally") and not pipeline.finally_tasks:
@@ -398,7 +405,7 @@ class HistoryGenerator:
 
     def _reused_name(self, state: PipelineState, at: int) -> tuple[str, str] | None:
         """Now and then reuse the name of a run deleted days ago: names repeat, uids never do."""
-        if not state.old_names or self.rng.random() >= 0.01:
+        if not state.old_names or self.rng.random() >= NAME_REUSE_RATE:
             return None
         created, name, old_uid = state.old_names[0]
         if created > at - 2 * DAY:
@@ -719,9 +726,8 @@ class HistoryGenerator:
                 "producer_run_uids": [meta.uid],
             }
         )
-        refs = [(uri, digest) for _, uri, digest, kind in artifacts if kind == "image"] or [
-            (uri, digest) for _, uri, digest, _ in artifacts
-        ]
+        # Only container images are scanned and deployed; a tarball in a Maven repository has no consumers.
+        refs = [(uri, digest) for _, uri, digest, _ in artifacts if not uri.startswith("https://")]
         planned: list[tuple[int, Event]] = []
         scans = self.org.downstream_for(pipeline.namespace, "scan")
         deploys = self.org.downstream_for(pipeline.namespace, "deploy")
@@ -733,7 +739,9 @@ class HistoryGenerator:
         if deploys and self.rng.random() < 0.6:
             target = deploys[pipeline.index % len(deploys)]
             planned.append((sim.end + self.rng.randint(120, 1800), Event("downstream", target, digests=refs)))
-        for _, digest in refs:
+        if not refs:
+            planned.clear()
+        for _, _, digest, _ in artifacts:
             outstanding = sum(1 for _, e in planned if any(d == digest for _, d in e.digests))
             self.pending_artifacts[digest] = _Pending([], outstanding)
             if not outstanding:
@@ -778,7 +786,11 @@ class HistoryGenerator:
         assert standalone is not None
         rng = self.rng
         mode = "success"
-        if event.mode != "pending" and at <= self.now - QUIET_TAIL_S and rng.random() < 0.1:
+        if (
+            event.mode != "pending"
+            and at <= self.now - QUIET_TAIL_S
+            and rng.random() < STANDALONE_FAILURE_RATE
+        ):
             mode = STANDALONE_FAILURE_MODES[next(self.standalone_turn) % len(STANDALONE_FAILURE_MODES)]
         name = f"{standalone.task.name}-" + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
         tr = simulate_standalone(self.ctx, standalone.task, name, standalone.namespace, at, mode)
@@ -834,7 +846,7 @@ class HistoryGenerator:
             resource_version=str(self.resource_version),
         )
         mode = self._choose_mode(pipeline, at) if rng.random() < 0.5 else "success"
-        if mode in CUT_MODES or mode in PIPELINE_FAILURE_MODES:
+        if mode in CUT_MODES or mode.partition(":")[0] in PIPELINE_FAILURE_MODES:
             mode = "step_error"
         sim = simulate_pipeline_run(self.ctx, pipeline, name, at, mode=mode, event_type="push", factor=1.0)
         pr, children = self._emit_pipeline_run(sim, meta, None, [], event)
@@ -978,7 +990,7 @@ def _artifact_results(
     tag = f":{commit.sha[:7]}" if commit is not None and index % 2 == 0 else ""
     kinds = {prefix for prefix, _, _, _ in artifacts}
     if len(artifacts) == 2 and kinds == {"app", "debug"}:
-        sep = ",\n" if index % 2 else ", "
+        sep = ",\n" if artifacts[0][2][-1] in "01234567" else ", "  # both forms, stable within one run
         return [("IMAGES", sep.join(f"{uri}@{digest}" for _, uri, digest, _ in artifacts))]
     for prefix, uri, digest, kind in artifacts:
         if kind == "artifact" and prefix == "IMAGE":

@@ -249,6 +249,7 @@ def build_organisation(
     )
     defs: list[PipelineDef] = []
     per_namespace = [0] * namespace_count
+    per_kind: dict[str, int] = {}
     for index in range(pipelines):
         ns_index = index % namespace_count
         position = per_namespace[ns_index]
@@ -258,6 +259,7 @@ def build_organisation(
         suffix = f"-{position // len(APP_NAMES) + 1}" if position >= len(APP_NAMES) else ""
         namespace = names[ns_index]
         levels, finally_tasks = _levels(kind, rng)
+        nth = per_kind[kind] = per_kind.get(kind, -1) + 1
         repo = None
         if kind in ("build", "ci"):
             host = ("github.com", "github.com", "gitlab.com")[index % 3]
@@ -270,8 +272,8 @@ def build_organisation(
                 levels=levels,
                 finally_tasks=finally_tasks,
                 ref_style=REF_STYLES[index % len(REF_STYLES)],
-                source_style=SOURCE_STYLES[(index // 2) % len(SOURCE_STYLES)],
-                artifact_style=ARTIFACT_STYLES[(index // 2) % len(ARTIFACT_STYLES)],
+                source_style=SOURCE_STYLES[nth % len(SOURCE_STYLES)],
+                artifact_style=ARTIFACT_STYLES[nth % len(ARTIFACT_STYLES)],
                 repo=repo,
                 service_account=("pipeline", "build-bot", "default")[index % 3],
                 index=index,

@@ -9,6 +9,8 @@ run of a pipeline or task are built once and shared, which keeps rendering cheap
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -113,6 +115,36 @@ def _attempt_status(attempt: Attempt, api_version: str) -> dict[str, object]:
     return status
 
 
+# Specs shared by many objects are encoded once: objects carry a placeholder string that the writer swaps for the
+# pre-encoded JSON text (`expand_raw`), which saves re-encoding kilobytes of identical spec per object.
+_RAW_TEXT: dict[str, str] = {}
+_RAW_TOKEN = re.compile(r'"@@raw:(\d+)@@"')
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
+def _raw(value: object) -> str:
+    token = f"@@raw:{len(_RAW_TEXT)}@@"
+    _RAW_TEXT[token[6:-2]] = _encode(value)
+    return token
+
+
+def expand_raw(text: str) -> str:
+    """Replace spec placeholders in an encoded object with their JSON text."""
+    if '"@@raw:' not in text:
+        return text
+    return _RAW_TOKEN.sub(lambda m: _RAW_TEXT[m.group(1)], text)
+
+
+@lru_cache(maxsize=1024)
+def task_spec_token(task: TaskDef) -> str:
+    return _raw(task_spec(task))
+
+
+@lru_cache(maxsize=4096)
+def pipeline_spec_token(pipeline: PipelineDef, inline_tasks: bool) -> str:
+    return _raw(pipeline_spec(pipeline, inline_tasks))
+
+
 @lru_cache(maxsize=1024)
 def task_spec(task: TaskDef) -> dict[str, object]:
     """The resolved Task spec Tekton copies into `status.taskSpec` (same object shared across runs)."""
@@ -208,7 +240,7 @@ def render_pipeline_run(sim: PipelineRunSim, meta: RunMeta, children: list[RunMe
     if meta.pipeline_ref is not None:
         spec["pipelineRef"] = meta.pipeline_ref
     else:
-        spec["pipelineSpec"] = pipeline_spec(pipeline, True)
+        spec["pipelineSpec"] = pipeline_spec_token(pipeline, True)
     spec["params"] = _param_list(meta.params)
     if v1:
         spec["taskRunTemplate"] = {"serviceAccountName": meta.service_account}
@@ -249,7 +281,7 @@ def render_pipeline_run(sim: PipelineRunSim, meta: RunMeta, children: list[RunMe
     if sim.finally_start is not None and sim.start is not None and sim.end is not None:
         status["finallyStartTime"] = rfc3339(sim.finally_start)
     if meta.embed_spec and sim.start is not None:
-        status["pipelineSpec"] = pipeline_spec(pipeline, False)
+        status["pipelineSpec"] = pipeline_spec_token(pipeline, False)
     if meta.pipeline_ref and meta.pipeline_ref.get("resolver") and sim.start is not None:
         status["provenance"] = {
             "refSource": {
@@ -284,7 +316,7 @@ def render_task_run(
     v1 = meta.api_version == V1
     spec: dict[str, object] = {"params": _param_list(meta.params), "serviceAccountName": meta.service_account}
     if inline_task:
-        spec["taskSpec"] = task_spec(tr.task)
+        spec["taskSpec"] = task_spec_token(tr.task)
     else:
         spec["taskRef"] = {"name": tr.task.task_ref, "kind": "Task"}
     spec["timeout"] = tr.timeout
@@ -299,7 +331,7 @@ def render_task_run(
     if len(tr.attempts) > 1:
         status["retriesStatus"] = [_attempt_status(a, meta.api_version) for a in tr.attempts[:-1]]
     if meta.embed_spec and final.start >= 0:
-        status["taskSpec"] = task_spec(tr.task)
+        status["taskSpec"] = task_spec_token(tr.task)
     last = final.end or max(final.start, tr.created)
     obj = {
         "apiVersion": meta.api_version,

@@ -363,7 +363,7 @@ def simulate_pipeline_run(
     rng = ctx.rng
     start = created + max(0, round(lognormal(rng, 1.5, 0.9)))
     sim = PipelineRunSim(pipeline, created, start, None, "True", "Succeeded", "", [], [], mode=mode)
-    if mode in PIPELINE_FAILURE_MODES:
+    if mode.partition(":")[0] in PIPELINE_FAILURE_MODES:
         return _fail_before_tasks(sim, name, mode, rng)
     failing = _task_failure_target(rng, pipeline, mode) if mode in TASK_FAILURE_MODES else None
     main_end = _run_levels(ctx, sim, name, start, failing, mode, event_type, factor, flaky)
@@ -403,7 +403,9 @@ def _fail_before_tasks(sim: PipelineRunSim, name: str, mode: str, rng: random.Ra
             f'Couldn\'t retrieve Task "{task}": tasks.tekton.dev "{task}" not found'
         )
     else:
-        sim.reason = VALIDATION_REASONS[rng.randrange(len(VALIDATION_REASONS))]
+        # "validation" alone picks a reason at random; "validation:<Reason>" asks for that one.
+        reason = mode.partition(":")[2]
+        sim.reason = reason or VALIDATION_REASONS[rng.randrange(len(VALIDATION_REASONS))]
         sim.message = f'PipelineRun {pipeline.namespace}/{name} parameters are invalid: "revision" is missing or invalid'
     return sim
 

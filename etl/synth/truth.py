@@ -51,16 +51,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from etl.synth import derive
+from etl.synth.clock import epoch
 from etl.synth.derive import FAILING, Obj
 
 GROUP_TTL_S = 2 * 86_400
 _STATUSES = ("succeeded", "failed", "timed_out", "cancelled", "running", "pending")
-
-
-def _epoch(ts: str) -> int:
-    from datetime import datetime
-
-    return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").timestamp()) if ts else 0
 
 
 @dataclass
@@ -214,7 +209,7 @@ class GroundTruth:
         child_statuses = [self._count(c) for c in children]
         md = pr["metadata"]
         namespace, name = md["namespace"], derive.pipeline_name(pr)
-        created = _epoch(md["creationTimestamp"])
+        created = epoch(md["creationTimestamp"])
         self._evict(created)
         counts = self.pipelines.setdefault((namespace, name), _PipelineCounts())
         counts.by_status[status] += 1

@@ -1,0 +1,50 @@
+"""A moderately sized history generated once per test session, read back from the files like a consumer would."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl.synth import GenerateReport, generate
+
+MODERATE = {"days": 8, "pipelines": 24, "runs_per_day": 3.0, "seed": 7, "namespaces": 4}
+
+
+@dataclass
+class History:
+    report: GenerateReport
+    objects: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    truth: dict[str, Any]
+
+    @property
+    def pipeline_runs(self) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == "PipelineRun"]
+
+    @property
+    def task_runs(self) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == "TaskRun"]
+
+    def by_uid(self) -> dict[str, dict[str, Any]]:
+        return {o["metadata"]["uid"]: o for o in self.objects}
+
+
+def read_ndjson(path: Path) -> list[dict[str, Any]]:
+    with path.open() as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    out = tmp_path_factory.mktemp("synth-history")
+    report = generate(out, **MODERATE)
+    return History(
+        report,
+        read_ndjson(out / "objects.ndjson"),
+        read_ndjson(out / "records.ndjson"),
+        json.loads((out / "ground_truth.json").read_text()),
+    )
