@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import datetime as dt
 import ipaddress
 import json
@@ -79,7 +80,9 @@ class _ExpiryPlan:
 class _State:
     """Everything the request handlers read; guarded by `lock`."""
 
-    objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # plural -> {"<namespace>/<name>": object}, and each plural's keys in string order, as etcd keeps them.
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)
     resource_version: int = 0
     expiry: _ExpiryPlan = field(default_factory=_ExpiryPlan)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -124,8 +127,11 @@ class FakeKubeApiServer:
                 metadata = stored.setdefault("metadata", {})
                 self._state.resource_version += 1
                 metadata["resourceVersion"] = str(self._state.resource_version)
-                key = (plural, metadata["namespace"], metadata["name"])
-                self._state.objects[key] = stored
+                key = f"{metadata['namespace']}/{metadata['name']}"
+                stored_of_plural = self._state.objects.setdefault(plural, {})
+                if key not in stored_of_plural:
+                    bisect.insort(self._state.order.setdefault(plural, []), key)
+                stored_of_plural[key] = stored
 
     def load_ndjson(self, path: Path) -> int:
         """Add the PipelineRuns and TaskRuns of a generator `objects.ndjson`; returns how many were added."""
@@ -287,22 +293,17 @@ class FakeKubeApiServer:
                 if expiry.remaining > 0 and page_number >= expiry.after_pages:
                     expiry.remaining -= 1
                     return 410, _status(410, "Expired", EXPIRED_CONTINUE_MESSAGE)
-            keys = sorted(
-                k
-                for k in self._state.objects
-                if k[0] == plural
-                and (namespace is None or k[1] == namespace)
-                and f"{k[1]}/{k[2]}" > start_after
-            )
-            chosen = keys[:limit] if limit > 0 else keys
-            items = [self._item(self._state.objects[k]) for k in chosen]
+            begin, end = self._scope_after(plural, namespace, start_after)
+            chosen = self._state.order.get(plural, [])[begin : min(end, begin + limit) if limit > 0 else end]
+            stored = self._state.objects.get(plural, {})
+            items = [self._item(stored[k]) for k in chosen]
             metadata: dict[str, Any] = {"resourceVersion": str(self._state.resource_version)}
-            if len(chosen) < len(keys):
-                last = chosen[-1]
+            remaining = end - begin - len(chosen)
+            if remaining > 0:
                 metadata["continue"] = _encode_continue(
-                    f"{last[1]}/{last[2]}", page_number + 1, path, self._state.resource_version
+                    chosen[-1], page_number + 1, path, self._state.resource_version
                 )
-                metadata["remainingItemCount"] = len(keys) - len(chosen)
+                metadata["remainingItemCount"] = remaining
         kind = KIND_OF_PLURAL[plural]
         return 200, {
             "apiVersion": f"{GROUP}/{version}",
@@ -310,6 +311,18 @@ class FakeKubeApiServer:
             "metadata": metadata,
             "items": items,
         }
+
+    def _scope_after(self, plural: str, namespace: str | None, start_after: str) -> tuple[int, int]:
+        """Index range, in the plural's key order, of the list's scope after `start_after` (lock held)."""
+        order = self._state.order.get(plural, [])
+        prefix = f"{namespace}/" if namespace else ""
+        if start_after:
+            begin = bisect.bisect_right(order, max(start_after, prefix))
+        else:
+            begin = bisect.bisect_left(order, prefix)
+        # Every "<namespace>/..." key sorts before "<namespace>0": "0" is the character after "/".
+        end = bisect.bisect_left(order, f"{namespace}0") if namespace else len(order)
+        return begin, end
 
     def _item(self, stored: dict[str, Any]) -> dict[str, Any]:
         if self.items_carry_type:

@@ -218,3 +218,19 @@ def test_server_started_twice_serves_once(runs):
         assert server.start().url == url
     with pytest.raises(RuntimeError, match="not started"):
         _ = server.url
+
+
+def test_pages_follow_etcd_key_order_across_prefix_namespaces(serve, source_for):
+    # As strings "team-a/x" < "team/x" < "team0/x", unlike (namespace, name) tuples; "team0" also borders "team/".
+    runs = [
+        tekton_run("PipelineRun", namespace, name, f"{namespace}-{name}")
+        for namespace in ("team", "team-a", "team0", "tea")
+        for name in ("a", "b", "c")
+    ]
+    server = serve(runs)
+
+    for page_size in (1, 2, 5):
+        got = uids(source_for(server, page_size=page_size).pages("PipelineRun"))
+        assert sorted(got) == sorted(run["metadata"]["uid"] for run in runs)
+    team_only = uids(source_for(server, page_size=2, namespaces=["team"]).pages("PipelineRun"))
+    assert team_only == ["team-a", "team-b", "team-c"]
