@@ -335,7 +335,8 @@ def _move_watermark(con: duckdb.DuckDBPyConnection, run: SourceRun, counts: Load
         INSERT INTO raw.watermarks (cluster, source, kind, scope, watermark, updated_at)
         VALUES (?, ?, ?, ?, ?, now())
         ON CONFLICT (cluster, source, kind, scope) DO UPDATE
-            SET watermark = greatest(raw.watermarks.watermark, excluded.watermark), updated_at = excluded.updated_at
+            SET watermark = excluded.watermark, updated_at = excluded.updated_at
+            WHERE excluded.watermark > raw.watermarks.watermark
         """,
         [run.cluster, run.source, run.kind, run.scope, counts.max_source_update_time],
     )
