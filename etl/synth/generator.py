@@ -50,8 +50,8 @@ NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 6, 10, 13, 14, 13, 10, 12, 14, 14, 13, 11, 8, 6, 4, 3, 2, 1)
 WEEKDAY_FACTOR = (1.2, 1.2, 1.2, 1.2, 1.15, 0.4, 0.35)
 PR_FAILURE_ROTATION = (*TASK_FAILURE_MODES, *PIPELINE_FAILURE_MODES, "step_error", "validation")
-FAILURE_RATE = 0.04
-CUT_RATE = 0.015
+FAILURE_RATE = 0.06
+CUT_RATE = 0.025
 STANDALONE_FAILURE_RATE = 0.15
 NAME_REUSE_RATE = 0.02
 QUIET_TAIL_S = (
@@ -176,6 +176,7 @@ class HistoryGenerator:
         self.cut_turn = itertools.count()
         self.standalone_turn = itertools.count()
         self.validation_turn = itertools.count()
+        self.finally_cut_turn = itertools.count()
         self.pending_artifacts: dict[str, _Pending] = {}
         self.adhoc = {ns: _adhoc_pipeline(ns) for ns in self.org.namespaces}
         self.truth = GroundTruth(out_dir, self._parameters())
@@ -294,10 +295,9 @@ class HistoryGenerator:
                 mode += ":" + VALIDATION_REASONS[next(self.validation_turn) % len(VALIDATION_REASONS)]
             return mode
         if r < FAILURE_RATE + CUT_RATE:
-            mode = CUT_MODES[next(self.cut_turn) % len(CUT_MODES)]
-            if mode in ("cancelled_finally", "stopped_finally") and not pipeline.finally_tasks:
-                return "cancelled"
-            return mode
+            if not pipeline.finally_tasks:
+                return ("cancelled", "pr_timeout")[next(self.cut_turn) % 2]
+            return CUT_MODES[next(self.finally_cut_turn) % len(CUT_MODES)]
         return "success"
 
     # -- pipeline runs ----------------------------------------------------------------------------------------------

@@ -36,9 +36,9 @@ VALIDATION_REASONS = (
     "PipelineValidationFailed",
     "ParameterMissing",
     "InvalidParamValue",
+    "ResourceVerificationFailed",
     "ParameterTypeMismatch",
     "InvalidWorkspaceBindings",
-    "ResourceVerificationFailed",
 )
 
 
