@@ -136,7 +136,9 @@ def failed_attempts(tr: Obj) -> int:
     return sum(
         1
         for entry in tr.get("status", {}).get("retriesStatus") or []
-        if (succeeded_condition(entry) or {}).get("status") == "False"
+        if any(
+            c.get("type") == "Succeeded" and c.get("status") == "False" for c in entry.get("conditions") or []
+        )
     )
 
 

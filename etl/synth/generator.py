@@ -351,7 +351,7 @@ class HistoryGenerator:
     def _streak_mode(self, pipeline: PipelineDef, state: PipelineState, at: int) -> str | None:
         if pipeline.streak_from_day is None or at > self.now - QUIET_TAIL_S:
             return None
-        if state.streak_left < 0 and at >= pipeline.streak_from_day * DAY:
+        if state.streak_left == -1 and at >= pipeline.streak_from_day * DAY:
             from etl.synth.model import STREAK_LENGTH
 
             state.streak_left = STREAK_LENGTH

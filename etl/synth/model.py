@@ -294,7 +294,8 @@ def _inject_truths(defs: list[PipelineDef], *, days: int, start_day: int) -> Non
     for n, pipeline in enumerate(eligible):
         if n % 3 == 1:
             rate = FLAKY_RATES[(n // 3) % len(FLAKY_RATES)]
-            retries = 2 if (n // 3) % 2 == 1 else 0
+            # Deploys have no commit to re-run, so their flakiness can only show as Tekton retries that pass.
+            retries = 2 if (n // 3) % 2 == 1 or pipeline.kind == "deploy" else 0
             pipeline.flaky_task = FLAKY_TARGET[pipeline.kind]
             pipeline.flaky_rate = rate
             pipeline.levels = _inject_flaky(pipeline.levels, pipeline.flaky_task, rate, retries)

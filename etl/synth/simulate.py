@@ -341,10 +341,12 @@ def simulate_task_run(
     return TaskRunSim(task, name, ctx.uid(), created, attempts, member_of, timeout)
 
 
-def _task_failure_target(rng: random.Random, pipeline: PipelineDef, mode: str) -> str:
-    candidates = [t.name for t in pipeline.tasks if not t.git_clone] or [t.name for t in pipeline.tasks]
+def _task_failure_target(rng: random.Random, pipeline: PipelineDef, mode: str, event_type: str) -> str:
+    """A task that will run (not skipped by a when expression) and is not the clone, when there is a choice."""
+    runnable = [t for t in pipeline.tasks if not (t.skip_on_pull_request and event_type == "pull_request")]
+    candidates = [t.name for t in runnable if not t.git_clone] or [t.name for t in runnable]
     if mode == "task_timeout":
-        candidates = [max(pipeline.tasks, key=lambda t: t.median_s).name]
+        candidates = [max(runnable, key=lambda t: t.median_s).name]
     return candidates[rng.randrange(len(candidates))]
 
 
@@ -365,7 +367,7 @@ def simulate_pipeline_run(
     sim = PipelineRunSim(pipeline, created, start, None, "True", "Succeeded", "", [], [], mode=mode)
     if mode.partition(":")[0] in PIPELINE_FAILURE_MODES:
         return _fail_before_tasks(sim, name, mode, rng)
-    failing = _task_failure_target(rng, pipeline, mode) if mode in TASK_FAILURE_MODES else None
+    failing = _task_failure_target(rng, pipeline, mode, event_type) if mode in TASK_FAILURE_MODES else None
     main_end = _run_levels(ctx, sim, name, start, failing, mode, event_type, factor, flaky)
     finally_start: int | None = main_end + 1
     if mode in CUT_MODES:
