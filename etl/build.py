@@ -183,11 +183,13 @@ def run_build(
     wait_s: float = 0,
     docs: bool = False,
     publish_after: bool = True,
+    unit_tests: bool = False,
 ) -> BuildReport:
     """Build the dbt project on `<home>/warehouse.duckdb` under the writer lock, then publish `tekton.duckdb`."""
     from etl.publish import publish
 
-    args = ["build"]
+    # Unit tests check the SQL, not the data: CI runs them (`dbt test --select test_type:unit`), builds skip them.
+    args = ["build"] if unit_tests else ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     if select:

@@ -72,10 +72,17 @@ def run_dbt_build(
     work_dir: Path | None = None,
     dbt_vars: dict[str, Any] | None = None,
     command: str = "build",
+    unit_tests: bool = False,
 ) -> DbtResult:
-    """Run `dbt <command>` on `db_path`; target and logs go next to the file. Raises BuildError on failure."""
+    """Run `dbt <command>` on `db_path`; target and logs go next to the file. Raises BuildError on failure.
+
+    `select` takes dbt selectors (e.g. `["path:models/marts/core"]`); unit tests are left out unless asked for,
+    since they test SQL, not data, and double the time of a build.
+    """
     base = work_dir or db_path.parent / "dbt"
     args = [command]
+    if command == "build" and not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
