@@ -118,6 +118,9 @@ class Store:
             self._create_tables(source)
         except duckdb.Error as exc:
             raise DataLoadError(f"cannot load {records_file}: {str(exc).splitlines()[0]}") from None
+        # The first parameterised query makes duckdb import its optional Python integrations (seconds when
+        # bytecode caching is off); pay that at start-up rather than on a client's first page.
+        self.cursor().execute("SELECT ?::BIGINT", [0]).fetchall()
         return self.count_records()
 
     def _create_tables(self, source: str) -> None:
@@ -164,8 +167,24 @@ class Store:
         return int(self.cursor().execute("SELECT count(*) FROM records").fetchone()[0])
 
     def list_records(self, parent: str, result: str, where_sql: str, page: Page) -> list[RecordRow]:
-        sql, params = _listing_sql("records", RECORD_COLUMNS, parent, result, where_sql, page)
-        return [RecordRow(*row) for row in self.cursor().execute(sql, params).fetchall()]
+        """One keyset page. Two steps in one transaction: find the page's row ids reading only the key (and filter)
+        columns, then fetch just those rows; a single ORDER BY ... LIMIT would drag every later row's JSON through
+        the sort, which at a million records costs gigabytes per page."""
+        sql, params = _listing_sql("records", "rowid", parent, result, where_sql, page)
+        cur = self.cursor()
+        cur.begin()
+        try:
+            row_ids = [row[0] for row in cur.execute(sql, params).fetchall()]
+            if not row_ids:
+                return []
+            wanted = ", ".join(str(int(r)) for r in row_ids)
+            rows = cur.execute(
+                f"SELECT rowid, {RECORD_COLUMNS} FROM records WHERE rowid IN ({wanted})"
+            ).fetchall()
+        finally:
+            cur.commit()
+        by_id = {row[0]: row[1:] for row in rows}
+        return [RecordRow(*by_id[r]) for r in row_ids if r in by_id]
 
     def list_results(self, parent: str, where_sql: str, page: Page) -> list[ResultRow]:
         sql, params = _listing_sql("results", RESULT_COLUMNS, parent, "-", where_sql, page)
