@@ -73,3 +73,52 @@ def write_section(name: str, markdown: str) -> None:
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
     RESULTS_FILE.write_text(text)
+
+
+# --- Shared generated histories (owned by the synth generator; see etl/synth) ---------------------------------
+
+HISTORY_SEED = 1
+HISTORY_DAYS = 30
+HISTORY_RUNS_PER_DAY = 6.0
+OBJECTS_PER_PIPELINE = 1_000  # with the flags below: --pipelines 1000 gives about 1,000,000 objects in 30 days
+
+
+def history_flags(objects: int) -> list[str]:
+    """`generate` flags for a history of about `objects` objects (30 days, 6 pushes per pipeline and weekday).
+
+    About 1,000,000 objects (~200,000 PipelineRuns and their TaskRuns):
+    `--days 30 --pipelines 1000 --namespaces 20 --runs-per-day 6 --seed 1`.
+    """
+    pipelines = max(8, round(objects / OBJECTS_PER_PIPELINE))
+    namespaces = max(4, min(20, pipelines // 50))
+    return [
+        "--days", str(HISTORY_DAYS), "--pipelines", str(pipelines), "--namespaces", str(namespaces),
+        "--runs-per-day", str(HISTORY_RUNS_PER_DAY), "--seed", str(HISTORY_SEED),
+    ]  # fmt: skip
+
+
+def ensure_history(objects: int = 1_000_000) -> Path:
+    """Generate (once, under a lock) a history of about `objects` objects in bench/out/history-<objects>/.
+
+    Returns the folder holding objects.ndjson, records.ndjson and ground_truth.json. Concurrent callers wait on
+    bench/out/.generate.lock; the folder appears only complete (generated beside it, then renamed).
+    """
+    import fcntl
+    import shutil
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    target = WORK_DIR / f"history-{objects}"
+    with (WORK_DIR / ".generate.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "ground_truth.json").exists():
+            return target
+        staging = WORK_DIR / f".history-{objects}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run(
+            python_cmd("-m", "etl.cli", "generate", "--out", str(staging), *history_flags(objects)),
+            cwd=REPO_ROOT,
+            check=True,
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    return target
