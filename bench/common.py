@@ -80,7 +80,8 @@ def write_section(name: str, markdown: str) -> None:
 HISTORY_SEED = 1
 HISTORY_DAYS = 30
 HISTORY_RUNS_PER_DAY = 6.0
-OBJECTS_PER_PIPELINE = 1_000  # with the flags below: --pipelines 1000 gives about 1,000,000 objects in 30 days
+# With the flags below, --pipelines 1000 gives about 1,000,000 objects in 30 days.
+OBJECTS_PER_PIPELINE = 1_000
 
 
 def history_flags(objects: int) -> list[str]:
