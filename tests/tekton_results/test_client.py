@@ -12,7 +12,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from results_server.records import expected_buckets, history, make_pki, write_records
 
 from etl.config import ClusterConfig, ResultsSource, SecretRef
 from etl.errors import AuthError, ConfigError, SourceError
@@ -20,6 +19,7 @@ from etl.results_server.api import Faults
 from etl.results_server.server import RunningServer, TlsFiles, start_server
 from etl.sources import SOURCE_PAGE_SCHEMA
 from etl.tekton_results.client import ResultsApiError, ResultsClient, ResultsClientConfig, filter_for
+from tests.results_server.records import expected_buckets, history, make_pki, write_records
 
 TRANSPORTS = ["grpc", "rest"]
 
