@@ -58,7 +58,7 @@ def materialize_runs(
 
     definitions = defs()
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        build = definitions.get_job_def(INGEST_JOB).execute_in_process(
+        build = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
             instance=instance, raise_on_error=False
         )
         if not build.success:
@@ -66,7 +66,7 @@ def materialize_runs(
             return MaterializeOutcome(False, (build.run_id,), None)
         with open_serving(paths) as con:
             day = newest_complete_day(con)
-        summary_job = definitions.get_job_def(SUMMARY_JOB)
+        summary_job = definitions.resolve_job_def(SUMMARY_JOB)
         _require_partition(summary_job, day)
         summary = summary_job.execute_in_process(
             instance=instance,
