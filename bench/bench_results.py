@@ -28,13 +28,14 @@ def _history_dir() -> Path:
 
     if os.environ.get("BENCH_RESULTS_HISTORY"):
         return Path(os.environ["BENCH_RESULTS_HISTORY"])
-
-    ensure = getattr(common, "ensure_history", None)
-    if ensure is None:
-        raise SystemExit(
-            "bench.common.ensure_history() is not available yet: the generator benchmark owns it"
-        )
-    return Path(ensure())
+    # The generator benchmark may be writing the million-object history right now and hands it over when done;
+    # wait for it rather than starting a second generation beside it.
+    ready = common.WORK_DIR / "history-1000000" / "ground_truth.json"
+    deadline = time.monotonic() + 90 * 60
+    while not ready.exists() and (common.WORK_DIR / "generate-1m").exists() and time.monotonic() < deadline:
+        print("waiting for the generator benchmark's 1M history ...", flush=True)
+        time.sleep(30)
+    return Path(common.ensure_history())
 
 
 def _start_server(data: Path) -> tuple[subprocess.Popen[str], int, float]:
