@@ -1,8 +1,8 @@
 {#-
   One row per (artifact digest, producing run). An artifact named in a TaskRun's results inside a PipelineRun is
-  attributed to that PipelineRun; a standalone TaskRun produces its own. Only succeeded producers count. Signed
-  when the producer or a run that named the artifact carries `chains.tekton.dev/signed: "true"` (Chains signs
-  TaskRuns on their own unless PipelineRun signing is on).
+  attributed to that PipelineRun; a standalone TaskRun produces its own. Only succeeded producers count, and
+  is_signed is the producer's own `chains.tekton.dev/signed` (the provenance of a PipelineRun's artifact is the
+  PipelineRun's attestation).
 -#}
 with emitted as (
     select * from {{ ref('int_supply_chain__emitted_artifacts') }}
@@ -13,8 +13,7 @@ attributed as (
         emitted.*,
         coalesce(parents.pipeline_run_uid, emitted.emitter_run_uid) as producer_run_uid,
         case when parents.pipeline_run_uid is null then emitted.emitter_run_kind else 'PipelineRun' end
-            as producer_run_kind,
-        coalesce(parents.is_signed, false) as emitter_is_signed
+            as producer_run_kind
     from emitted
     left join {{ ref('fct_task_runs') }} as parents
         on emitted.emitter_run_kind = 'TaskRun'
@@ -31,8 +30,7 @@ per_producer as (
         min(artifact_uri) as artifact_uri,
         {{ sorted_distinct_list_agg('artifact_uri') }} as artifact_uris,
         case when max(case when artifact_kind = 'image' then 1 else 0 end) = 1 then 'image' else 'artifact' end
-            as artifact_kind,
-        max(case when emitter_is_signed then 1 else 0 end) = 1 as emitter_is_signed
+            as artifact_kind
     from attributed
     group by cluster, producer_run_uid, producer_run_kind, artifact_digest
 )
@@ -48,7 +46,7 @@ select
     producers.repo_url,
     producers.commit_sha,
     producers.completed_at as produced_at,
-    producers.is_signed or per_producer.emitter_is_signed as is_signed,
+    producers.is_signed,
     per_producer.producer_run_kind,
     per_producer.artifact_uris
 from per_producer
