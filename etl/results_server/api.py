@@ -8,13 +8,12 @@ Every failure is an `ApiError` carrying the gRPC status code; the REST layer map
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -178,7 +177,7 @@ def decode_page_token(
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         parsed = page_token_pb2.PageToken.FromString(raw)
-    except (binascii.Error, ValueError, Exception):
+    except Exception:  # base64 or protobuf decoding: either way the token is not one of ours
         raise ApiError(Code.INVALID_ARGUMENT, "invalid page token: cannot decode it") from None
     if parsed.parent != parent or parsed.filter != filter_.strip():
         raise ApiError(
@@ -221,7 +220,7 @@ def parse_order_by(order_by: str, allowed: Iterable[str] = RECORD_ORDER_FIELDS) 
     return match.group(1), (match.group(2) or "asc").lower() == "desc"
 
 
-def compile_filter(filter_: str, columns: cel.Mapping[str, cel.Column] = cel.RECORD_COLUMNS) -> str:
+def compile_filter(filter_: str, columns: Mapping[str, cel.Column] = cel.RECORD_COLUMNS) -> str:
     try:
         return cel.to_sql(filter_, columns)
     except cel.CelError as exc:

@@ -345,6 +345,8 @@ class _Parser:
         if name in CONSTANTS:
             return Node("string", sql_string(CONSTANTS[name]))
         if self.accept("("):
+            if name != "timestamp":
+                raise CelError(f"unsupported CEL function {name}()")
             return self._function(name, self.arguments(")"))
         column = self.columns.get(name)
         if column is None:
