@@ -29,6 +29,7 @@ import yaml
 
 from etl.errors import SourceError
 from etl.sources import SOURCE_PAGE_SCHEMA
+from etl.warehouse.schema import quiet
 
 GZIP_MAGIC = b"\x1f\x8b"
 # A first line longer than this is not sniffed as NDJSON; such files are still read whole by DuckDB.
@@ -164,7 +165,7 @@ class FileSource:
     def _json_document_pages(self, stream: io.BufferedReader) -> Iterator[pa.Table]:
         """Whole JSON documents, read and unwrapped by DuckDB straight from the file (gzip included)."""
         compressed = self._raw is not None and _starts_with_gzip(self.path)
-        con = duckdb.connect()
+        con = quiet(duckdb.connect())
         try:
             try:
                 con.execute(
@@ -306,7 +307,7 @@ def _page(refs: pa.Array, type_hints: pa.Array, data: pa.Array) -> pa.Table:
 
 def _unwrap(page: pa.Table) -> pa.Table:
     """Expand lists and Results records in bulk with a private in-memory DuckDB (not the warehouse)."""
-    con = duckdb.connect()
+    con = quiet(duckdb.connect())
     try:
         docs = pa.table({"ref": page.column("source_ref"), "doc": pc.cast(page.column("data"), pa.binary())})
         con.register("_file_docs_raw", docs)

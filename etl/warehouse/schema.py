@@ -112,9 +112,17 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(
             f"cannot open {path} for writing ({str(exc).splitlines()[0]}); is another process using it?"
         ) from None
+    quiet(con)
     # Row order inside a batch carries no meaning for us; letting DuckDB reorder makes inserts parallel.
     con.execute("SET preserve_insertion_order = false")
     ensure_schema(con)
+    return con
+
+
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar on our stderr, and no lookup of Python variables by table name (only registered tables)."""
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET python_enable_replacements = false")
     return con
 
 

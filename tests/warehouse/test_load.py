@@ -48,7 +48,7 @@ def test_keys_are_extracted_into_columns(con):
     ).fetchone()
     assert row == (
         "default", "a", "TaskRun", "tekton.dev/v1", "team", "build-1", datetime(2024, 5, 1, 10, tzinfo=UTC), 42,
-        "file", "test:1", 32,
+        "file", "test:1", 16,
     )  # fmt: skip
 
 
