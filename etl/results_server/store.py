@@ -21,7 +21,7 @@ import duckdb
 from etl.errors import WarehouseError
 
 NAME_SEGMENT = r"[a-z0-9_-]{1,63}"
-MAX_JSON_OBJECT_BYTES = 256 * 1024 * 1024
+MAX_JSON_OBJECT_BYTES = 64 * 1024 * 1024
 
 RECORD_COLUMNS = (
     "parent, result_name, record_name, uid, type, data, epoch_us(create_time), epoch_us(update_time)"
