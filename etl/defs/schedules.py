@@ -6,30 +6,11 @@ minutes). The daily summary has its own job and schedule in `summary/schedules.p
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-from etl.config import config_file_for, load_sources_config, resolve_home
 from etl.defs.dbt.assets import tekton_dbt_models
-from etl.defs.kubernetes.assets import KUBERNETES_KEY
-from etl.defs.serving.assets import SERVING_KEY
-from etl.defs.tekton_results.assets import RESULTS_KEY
-from etl.errors import ConfigError
-
-INGEST_CRON_ENV = "TEKTON_WAREHOUSE_INGEST_CRON"
-
-
-def ingest_cron() -> str:
-    cron = os.environ.get(INGEST_CRON_ENV) or load_sources_config(config_file_for(resolve_home())).ingest_cron
-    try:
-        dg.ScheduleDefinition(name="cron_probe", cron_schedule=cron, target="*")
-    except dg.DagsterInvalidDefinitionError:
-        raise ConfigError(
-            f"ingest_cron {cron!r} is not a valid cron expression (e.g. '*/15 * * * *')"
-        ) from None
-    return cron
-
+from etl.defs.keys import KUBERNETES_KEY, RESULTS_KEY, SERVING_KEY
+from etl.defs.settings import ingest_cron
 
 ingest_and_build_job = dg.define_asset_job(
     "ingest_and_build_job",

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from etl.config import CONFIG_ENV, HOME_ENV
+from tests.summary.marts_builder import MartsBuilder
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,8 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dg.Definit
 @pytest.fixture
 def snapshot_file() -> Path:
     return Path(__file__).with_name("definitions_snapshot.txt")
+
+
+@pytest.fixture
+def marts() -> MartsBuilder:
+    return MartsBuilder()

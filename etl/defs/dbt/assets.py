@@ -17,11 +17,11 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from etl.build import DB_ENV
 from etl.config import WarehousePaths
 from etl.defs.dbt.resources import tekton_dbt_project
+from etl.defs.keys import RAW_SOURCE_KEYS
 from etl.defs.resources import WarehouseResource
 from etl.locking import writer_lock
 
 DBT_SOURCE_KEY = dg.AssetKey(["raw", "tekton_objects"])
-RAW_SOURCE_KEYS = (dg.AssetKey(["raw", "tekton_results"]), dg.AssetKey(["raw", "kubernetes"]))
 BUILD_LOCK_WAIT_S = 600.0
 
 

@@ -6,9 +6,8 @@ from typing import Any
 import dagster as dg
 
 from etl.defs.ingestion import SOURCE_RETRY_POLICY, IngestConfig, ingest_source, raw_check_specs
+from etl.defs.keys import KUBERNETES_KEY
 from etl.defs.resources import WarehouseResource
-
-KUBERNETES_KEY = dg.AssetKey(["raw", "kubernetes"])
 
 
 @dg.asset(

@@ -4,11 +4,10 @@ import dagster as dg
 import duckdb
 
 from etl.defs.dbt.assets import tekton_dbt_models
+from etl.defs.keys import SERVING_KEY
 from etl.defs.resources import WarehouseResource
 from etl.locking import writer_lock
 from etl.publish import publish
-
-SERVING_KEY = dg.AssetKey(["serving", "tekton_duckdb"])
 
 
 def mart_row_counts(serving_db: str) -> dict[str, int]:

@@ -11,13 +11,12 @@ from datetime import date
 
 import dagster as dg
 
+from etl.defs.keys import SERVING_KEY, SUMMARY_KEY
 from etl.defs.resources import WarehouseResource
-from etl.defs.serving.assets import SERVING_KEY
 from etl.summary import build_summary
 from etl.summary.delivery import DeliveryError, configured_channels, deliver, summary_message
 from etl.summary.render import headline
 
-SUMMARY_KEY = dg.AssetKey(["reports", "daily_summary"])
 SUMMARY_START_ENV = "TEKTON_WAREHOUSE_SUMMARY_START"
 
 daily_summary_partitions = dg.DailyPartitionsDefinition(

@@ -6,9 +6,8 @@ from typing import Any
 import dagster as dg
 
 from etl.defs.ingestion import SOURCE_RETRY_POLICY, IngestConfig, ingest_source, raw_check_specs
+from etl.defs.keys import RESULTS_KEY
 from etl.defs.resources import WarehouseResource
-
-RESULTS_KEY = dg.AssetKey(["raw", "tekton_results"])
 
 
 @dg.asset(
