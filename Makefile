@@ -33,5 +33,8 @@ bench: setup  ## benchmarks with same-run baselines; figures go to bench/RESULTS
 protos: setup  ## regenerate the Tekton Results gRPC stubs from etl/tekton_results/proto
 	@$(RUN) python -m etl.tekton_results.gen_protos
 
+dashboards: setup  ## the Streamlit reports on <home>/tekton.duckdb (env TEKTON_WAREHOUSE_HOME)
+	@$(RUN) streamlit run dashboards/streamlit_app.py
+
 clean:
 	rm -rf .warehouse dbt/target dbt/logs
