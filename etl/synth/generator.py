@@ -118,6 +118,7 @@ class Event:
     digests: list[tuple[str, str]] = field(default_factory=list)
     standalone: StandaloneTaskDef | None = None
     namespace: str = ""
+    fail_task: str | None = None
 
 
 @dataclass
@@ -286,7 +287,8 @@ class HistoryGenerator:
     # -- outcome choice -------------------------------------------------------------------------------------------
 
     def _choose_mode(self, pipeline: PipelineDef, at: int) -> str:
-        if at > self.now - QUIET_TAIL_S:
+        # The streak pipeline fails only in its streak, so the streak's edges (regressed, recovered) are exact.
+        if at > self.now - QUIET_TAIL_S or pipeline.streak_from_day is not None:
             return "success"
         r = self.rng.random()
         if r < FAILURE_RATE:
@@ -323,7 +325,14 @@ class HistoryGenerator:
         if commit is None and pipeline.repo is not None:
             commit = self._new_commit(pipeline, at)
             state.commits.append(commit)
-        mode = event.mode or self._streak_mode(pipeline, state, at) or self._choose_mode(pipeline, at)
+        # A re-run of the same commit after a flaky failure only meets the flaky task again: an unrelated failure
+        # there would pair with the first run's passing tasks and look like flakiness nobody injected.
+        follow_up = event.kind in ("retrigger", "rerun")
+        mode = (
+            event.mode
+            or self._streak_mode(pipeline, state, at)
+            or ("success" if follow_up else self._choose_mode(pipeline, at))
+        )
         api = V1BETA1 if self.rng.random() < self.options.v1beta1_share else V1
         meta, rerun_of = self._pipeline_meta(pipeline, state, at, api, event, commit)
         if event.kind == "pending":
@@ -339,6 +348,7 @@ class HistoryGenerator:
             event_type=commit.event_type if commit else "push",
             factor=factor,
             flaky=event.kind != "rerun" or event.mode is None,
+            fail_task=event.fail_task,
         )
         artifacts = self._artifacts(pipeline, commit, meta) if pipeline.kind == "build" else []
         pr, children = self._emit_pipeline_run(sim, meta, commit, artifacts, event)
@@ -382,7 +392,7 @@ class HistoryGenerator:
                 else f"{pipeline.name}-on-{(commit.event_type if commit else 'push').replace('_', '-')}-"
             )
         reused = self._reused_name(state, at) if event.kind == "push" else None
-        name = reused[0] if reused else generate_name + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
+        name = reused[0] if reused else generate_name + "".join(rng.choices(NAME_ALPHABET, k=5))
         uid = self.ctx.uid()
         if reused:
             self.truth.reused_name(pipeline.namespace, name, [reused[1], uid])
@@ -593,7 +603,7 @@ class HistoryGenerator:
         owner = (obj["metadata"].get("ownerReferences") or [{}])[0].get("uid")
         rname = _result_for(meta, owner)
         head = (
-            '{"name":' + json.dumps(f"{rname}/records/{meta.uid}") + ',"uid":"' + self.ctx.uid()
+            '{"name":"' + f"{rname}/records/{meta.uid}" + '","uid":"' + self.ctx.uid()
             + '","type":"' + f"{meta.api_version}.{obj['kind']}" + '","create_time":"' + rfc3339_micro(create_time)
             + '","update_time":"' + rfc3339_micro(max(update_time, create_time)) + '","data":'
         )  # fmt: skip
@@ -632,12 +642,12 @@ class HistoryGenerator:
             return
         if sim.flaky_failed and event.retrigger_round < 2:
             r = rng.random()
-            if r < 0.55:
+            if r < 0.6:
                 self.schedule(
                     sim.end + rng.randint(300, 5400),
                     Event("retrigger", pipeline, commit, retrigger_round=event.retrigger_round + 1),
                 )
-            elif r < 0.85:
+            elif r < 0.9:
                 self.schedule(
                     sim.end + rng.randint(120, 3600),
                     Event(
@@ -656,18 +666,12 @@ class HistoryGenerator:
             and pipeline.streak_from_day is None
             and rng.random() < 0.2
         ):
-            self.schedule(
-                sim.end + rng.randint(120, 3600),
-                Event(
-                    "rerun",
-                    pipeline,
-                    commit,
-                    mode=sim.mode,
-                    original=meta,
-                    original_params=meta.params,
-                    retrigger_round=2,
-                ),
+            failed_task = next(tr.task.name for tr in sim.task_runs if tr.final.failed_by == sim.mode)
+            rerun = Event(
+                "rerun", pipeline, commit, mode=sim.mode, original=meta, original_params=meta.params
             )
+            rerun.retrigger_round, rerun.fail_task = 2, failed_task
+            self.schedule(sim.end + rng.randint(120, 3600), rerun)
 
     def _track_streak(
         self, pipeline: PipelineDef, state: PipelineState, sim: PipelineRunSim, meta: RunMeta
@@ -792,7 +796,7 @@ class HistoryGenerator:
             and rng.random() < STANDALONE_FAILURE_RATE
         ):
             mode = STANDALONE_FAILURE_MODES[next(self.standalone_turn) % len(STANDALONE_FAILURE_MODES)]
-        name = f"{standalone.task.name}-" + "".join(rng.choice(NAME_ALPHABET) for _ in range(5))
+        name = f"{standalone.task.name}-" + "".join(rng.choices(NAME_ALPHABET, k=5))
         tr = simulate_standalone(self.ctx, standalone.task, name, standalone.namespace, at, mode)
         if event.mode == "pending" and not tr.pending:
             from etl.synth.simulate import Attempt
@@ -833,7 +837,7 @@ class HistoryGenerator:
         """A hand-written PipelineRun with an inline spec and a fixed name: its pipeline_name is '(inline)'."""
         pipeline = self.adhoc[event.namespace]
         rng = self.rng
-        name = "debug-" + "".join(rng.choice(NAME_ALPHABET) for _ in range(6))
+        name = "debug-" + "".join(rng.choices(NAME_ALPHABET, k=6))
         api = V1BETA1 if rng.random() < self.options.v1beta1_share else V1
         self.resource_version += rng.randint(1, 40)
         meta = RunMeta(

@@ -80,7 +80,7 @@ class TaskDef:
     steps: tuple[str, ...]
     image: str
     median_s: float
-    sigma: float = 0.35
+    sigma: float = 0.25
     retries: int = 0
     flaky_rate: float = 0.0
     git_clone: bool = False
@@ -186,7 +186,7 @@ UNIT_TEST = _task("unit-test", "run-tests", ("prepare", "test"), "docker.io/libr
 LINT = _task("lint", "golangci-lint", ("lint",), "docker.io/golangci/golangci-lint:v1.61", 45)
 BUILD_IMAGE = _task(
     "build-image", "buildah", ("build", "push", "digest-to-results"), "quay.io/buildah/stable:v1.37", 210,
-    builds_image=True,
+    builds_image=True, retries=1,
 )  # fmt: skip
 PUSH = _task("push-tags", "push-tags", ("tag",), "quay.io/skopeo/stable:v1.16", 12, skip_on_pull_request=True)
 INTEGRATION = _task(
@@ -283,7 +283,7 @@ def build_organisation(
     standalone = [
         StandaloneTaskDef(ns, STANDALONE_TASKS[(i + j) % len(STANDALONE_TASKS)], triggered=(i + j) % 3 == 0)
         for i, ns in enumerate(names)
-        for j in range(2)
+        for j in range(3)
     ]
     return Organisation(names, defs, standalone)
 

@@ -246,7 +246,10 @@ def render_pipeline_run(sim: PipelineRunSim, meta: RunMeta, children: list[RunMe
         spec["taskRunTemplate"] = {"serviceAccountName": meta.service_account}
     else:
         spec["serviceAccountName"] = meta.service_account
-    spec["timeouts"] = {"pipeline": sim.pipeline_timeout}
+    if v1 or meta.uid[-1] in "01234567":
+        spec["timeouts"] = {"pipeline": sim.pipeline_timeout}
+    else:
+        spec["timeout"] = sim.pipeline_timeout  # the deprecated v1beta1 field, still common in old records
     spec["workspaces"] = [
         {"name": "source", "volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "1Gi"}}}}}
     ]

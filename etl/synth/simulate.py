@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from etl.synth.clock import go_duration
 from etl.synth.model import PipelineDef, TaskDef
@@ -18,16 +20,17 @@ from etl.synth.model import PipelineDef, TaskDef
 TASK_FAILURE_MODES = ("step_error", "oom", "image_pull", "task_timeout", "quota", "pod_creation", "evicted")
 PIPELINE_FAILURE_MODES = ("couldnt_get_pipeline", "couldnt_get_task", "validation")
 CUT_MODES = ("pr_timeout", "cancelled", "cancelled_finally", "stopped_finally")
+# Reasons only standalone TaskRuns show come first, so even a short history has them all.
 STANDALONE_FAILURE_MODES = (
+    "container_config",
+    "couldnt_get_task",
+    "validation",
+    "node_resources",
+    "cancelled",
     "step_error",
     "oom",
     "image_pull",
     "task_timeout",
-    "cancelled",
-    "node_resources",
-    "couldnt_get_task",
-    "validation",
-    "container_config",
     "evicted",
     "quota",
     "pod_creation",
@@ -125,6 +128,8 @@ def lognormal(rng: random.Random, median: float, sigma: float) -> float:
 
 def _step_durations(rng: random.Random, task: TaskDef, factor: float) -> list[int]:
     total = lognormal(rng, task.median_s * factor, task.sigma)
+    if rng.random() < 0.05:
+        total *= rng.uniform(1.8, 3.0)  # a cold cache or a noisy node: the long tail real durations have
     weights = [0.15 + rng.random() for _ in task.steps]
     scale = total / sum(weights)
     return [max(1, round(w * scale)) for w in weights]
@@ -285,6 +290,26 @@ class SimContext:
 
     rng: random.Random
     now: int
+    flaky_debt: dict[tuple[int, str], float] = field(default_factory=dict)
+    failure_turns: dict[int, int] = field(default_factory=dict)
+
+    def flaky_attempt(self, pipeline: PipelineDef, task: TaskDef) -> bool:
+        """Does this attempt of a flaky task fail? Error diffusion with jitter: the realised failure rate tracks
+        the injected one closely even over a few dozen runs, so every injected flaky task shows up."""
+        key = (id(pipeline), task.name)
+        debt = self.flaky_debt.get(key)
+        if debt is None:
+            debt = self.rng.random()
+        debt += task.flaky_rate * self.rng.uniform(0.6, 1.4)
+        failed = debt >= 1.0
+        self.flaky_debt[key] = debt - 1.0 if failed else debt
+        return failed
+
+    def failure_target(self, pipeline: PipelineDef, candidates: list[str]) -> str:
+        """Task failures take the pipeline's tasks in turn, so late tasks (after an image is built) fail too."""
+        turn = self.failure_turns.get(id(pipeline), self.rng.randrange(len(candidates)))
+        self.failure_turns[id(pipeline)] = turn + 1
+        return candidates[turn % len(candidates)]
 
     def uid(self) -> str:
         bits = self.rng.getrandbits(128)
@@ -315,9 +340,9 @@ def simulate_task_run(
     factor: float,
     member_of: str,
     fail_mode: str | None = None,
-    flaky_rate: float = 0.0,
+    flaky: Callable[[], bool] | None = None,
 ) -> TaskRunSim:
-    """Attempts (with Tekton retries) of one TaskRun; `fail_mode` fails every attempt, `flaky_rate` each one."""
+    """Attempts (with Tekton retries) of one TaskRun; `fail_mode` fails every attempt, `flaky()` says for each."""
     rng = ctx.rng
     start = created + rng.randint(0, 2)
     attempts: list[Attempt] = []
@@ -326,7 +351,7 @@ def simulate_task_run(
         pod = f"{name}-pod" + (f"-retry{number}" if number else "")
         attempt = nominal_attempt(rng, task, start, factor, pod)
         mode = fail_mode
-        if mode is None and flaky_rate and rng.random() < flaky_rate:
+        if mode is None and flaky is not None and flaky():
             mode = "flaky"
         if mode == "task_timeout" and not limit:
             limit = timeout_limit(attempt)
@@ -341,13 +366,13 @@ def simulate_task_run(
     return TaskRunSim(task, name, ctx.uid(), created, attempts, member_of, timeout)
 
 
-def _task_failure_target(rng: random.Random, pipeline: PipelineDef, mode: str, event_type: str) -> str:
+def _task_failure_target(ctx: SimContext, pipeline: PipelineDef, mode: str, event_type: str) -> str:
     """A task that will run (not skipped by a when expression) and is not the clone, when there is a choice."""
     runnable = [t for t in pipeline.tasks if not (t.skip_on_pull_request and event_type == "pull_request")]
     candidates = [t.name for t in runnable if not t.git_clone] or [t.name for t in runnable]
     if mode == "task_timeout":
-        candidates = [max(runnable, key=lambda t: t.median_s).name]
-    return candidates[rng.randrange(len(candidates))]
+        return max(runnable, key=lambda t: t.median_s).name
+    return ctx.failure_target(pipeline, candidates)
 
 
 def simulate_pipeline_run(
@@ -360,14 +385,20 @@ def simulate_pipeline_run(
     event_type: str,
     factor: float,
     flaky: bool = True,
+    fail_task: str | None = None,
 ) -> PipelineRunSim:
-    """The whole PipelineRun: task levels in order, failures, cuts (timeout/cancel/stop), finally tasks."""
+    """The whole PipelineRun: task levels in order, failures, cuts (timeout/cancel/stop), finally tasks.
+
+    `fail_task` pins which task a task-level failure mode hits (a rerun failing the same way as its original).
+    """
     rng = ctx.rng
     start = created + max(0, round(lognormal(rng, 1.5, 0.9)))
     sim = PipelineRunSim(pipeline, created, start, None, "True", "Succeeded", "", [], [], mode=mode)
     if mode.partition(":")[0] in PIPELINE_FAILURE_MODES:
         return _fail_before_tasks(sim, name, mode, rng)
-    failing = _task_failure_target(rng, pipeline, mode, event_type) if mode in TASK_FAILURE_MODES else None
+    failing = None
+    if mode in TASK_FAILURE_MODES:
+        failing = fail_task or _task_failure_target(ctx, pipeline, mode, event_type)
     main_end = _run_levels(ctx, sim, name, start, failing, mode, event_type, factor, flaky)
     finally_start: int | None = main_end + 1
     if mode in CUT_MODES:
@@ -443,7 +474,7 @@ def _run_levels(
                 factor=factor,
                 member_of="tasks",
                 fail_mode=mode if task.name == failing else None,
-                flaky_rate=task.flaky_rate if flaky else 0.0,
+                flaky=partial(ctx.flaky_attempt, pipeline, task) if flaky and task.flaky_rate else None,
             )
             level_runs.append(tr)
         sim.task_runs.extend(level_runs)

@@ -197,7 +197,7 @@ def test_flakiness_appears_only_where_it_was_injected(history: History) -> None:
     for row in history.truth["flaky_evidence"]:
         assert (row["namespace"], row["pipeline_name"]) in flaky_pipelines
     for key, task in injected.items():
-        if task["runs"] >= 20:
+        if task["runs"] * task["rate"] >= 3:
             assert task["flaky_failures"] or task["retry_passes"], (
                 f"injected flakiness left no evidence: {key}"
             )
@@ -245,7 +245,7 @@ def test_regression_multiplies_durations_from_its_day(history: History) -> None:
             after = pr["metadata"]["creationTimestamp"][:10] >= regression["from_day"]
             durations[after].append(_t(pr["status"]["completionTime"]) - _t(pr["status"]["startTime"]))
         ratio = statistics.median(durations[True]) / statistics.median(durations[False])
-        assert 1.4 < ratio < 2.4, ratio
+        assert 1.3 < ratio < 2.5, ratio
 
 
 def test_failing_streak_is_consecutive_and_recovers(history: History) -> None:
