@@ -52,6 +52,8 @@ if len(starts) > 1:
 
 start_ids = starts["id"].tolist()
 edges = data.lineage_edges(snapshot, start_ids)
+if not st.toggle("Show task runs", value=True, key="lineage_task_runs"):
+    edges = edges[edges["target_kind"] != "task_run"]
 if edges.empty:
     st.info("This node has no lineage edges yet (no runs, artifacts or consumers recorded for it).")
     st.stop()

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.dashboards.marts_fixture import build_marts_file
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
