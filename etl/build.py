@@ -31,6 +31,7 @@ DB_ENV = "TEKTON_WAREHOUSE_DB"
 # Points the build at another copy of the dbt project (development, tests of a trimmed project).
 PROJECT_DIR_ENV = "TEKTON_WAREHOUSE_DBT_PROJECT"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_DBT_HEADER = re.compile(r"^(Runtime|Database|Compilation|Parsing) Error( in .*)?$")
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json", "run_results.json")
 
 
@@ -168,11 +169,15 @@ def _last_error_block(output: str) -> str:
 
 
 def _first_meaningful_line(text: str) -> str:
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped:
-            return stripped[:300]
-    return "no message"
+    """dbt's message starts with a header ("Runtime Error in model x (path)"); the engine's own line says why."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "Error:" in line or "error:" in line:
+            return line[:300]
+    for line in lines:
+        if not _DBT_HEADER.match(line):
+            return line[:300]
+    return lines[0][:300] if lines else "no message"
 
 
 def run_build(

@@ -46,20 +46,24 @@ def _write_snapshot(warehouse_db: Path, temp: Path) -> None:
             raise WarehouseError(
                 f"{warehouse_db} has no tables in schema {MARTS_SCHEMA}; run 'tekton-warehouse build' first"
             )
+        # One transaction: one commit (and one sync) for the whole snapshot, not one per table and comment.
+        con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA {MARTS_SCHEMA}")
         for table in tables:
             con.execute(f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"')
         _copy_comments(con, tables)
+        con.execute("COMMIT")
         con.execute("DETACH wh")
         con.execute("CHECKPOINT")
     finally:
         con.close()
 
 
+# Queries below take no bound parameters on purpose: binding one makes the duckdb module import pandas (seconds).
 def _mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = ? ORDER BY 1",
-        [MARTS_SCHEMA],
+        f"SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = '{MARTS_SCHEMA}' "
+        "ORDER BY 1"
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -68,15 +72,13 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     """Carry over table and column comments (dbt persist_docs), so analysts see the docs in the serving file."""
     table_comments = con.execute(
         "SELECT table_name, comment FROM duckdb_tables() "
-        "WHERE database_name = 'wh' AND schema_name = ? AND comment IS NOT NULL",
-        [MARTS_SCHEMA],
+        f"WHERE database_name = 'wh' AND schema_name = '{MARTS_SCHEMA}' AND comment IS NOT NULL"
     ).fetchall()
     for table, comment in table_comments:
         con.execute(f"COMMENT ON TABLE {MARTS_SCHEMA}.\"{table}\" IS '{_sql_text(comment)}'")
     column_comments = con.execute(
         "SELECT table_name, column_name, comment FROM duckdb_columns() "
-        "WHERE database_name = 'wh' AND schema_name = ? AND comment IS NOT NULL",
-        [MARTS_SCHEMA],
+        f"WHERE database_name = 'wh' AND schema_name = '{MARTS_SCHEMA}' AND comment IS NOT NULL"
     ).fetchall()
     for table, column, comment in column_comments:
         if table in tables:
