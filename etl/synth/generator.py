@@ -540,7 +540,11 @@ class HistoryGenerator:
         r = self.rng.random()
         if produced:
             if r < 0.85:
-                return {"chains.tekton.dev/signed": "true"}
+                entry = self.rng.randint(10_000_000, 99_999_999)
+                return {
+                    "chains.tekton.dev/signed": "true",
+                    "chains.tekton.dev/transparency": f"https://rekor.sigstore.dev/api/v1/log/entries?logIndex={entry}",
+                }
             if r < 0.92:
                 return {"chains.tekton.dev/signed": "failed", "chains.tekton.dev/retries": "3"}
             return {}

@@ -96,7 +96,11 @@ def _step_status(step: Step, api_version: str) -> dict[str, object]:
         }
         if api_version == V1:
             state["terminationReason"] = "Skipped" if step.skipped else "Completed"
-    return {"name": step.name, "container": f"step-{step.name}", "imageID": image_id(step.image), **state}
+    entry: dict[str, object] = {"name": step.name, "container": f"step-{step.name}"}
+    if step.started is not None:  # a step still waiting has not pulled its image yet
+        entry["imageID"] = image_id(step.image)
+    entry.update(state)
+    return entry
 
 
 def _attempt_status(attempt: Attempt, api_version: str) -> dict[str, object]:
