@@ -112,7 +112,7 @@ class FileSource:
 
     def pages(self) -> Iterator[pa.Table]:
         try:
-            self._raw = open(self.path, "rb")  # noqa: SIM115 - kept open for `bytes_read` while pages stream
+            self._raw = open(self.path, "rb", buffering=1024 * 1024)  # noqa: SIM115 - open for `bytes_read`
         except OSError as exc:
             raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
         with self._raw:
@@ -128,13 +128,22 @@ class FileSource:
             self.rejects.append(FileReject(self.name, "empty file", ""))
             return
         if head[:1] in (b"{", b"["):
-            first_line = stream.peek(SNIFF_BYTES).split(b"\n", 1)[0]
+            first_line = self._sniff_line()
             if _is_ndjson(first_line):
                 yield from self._ndjson_pages(stream, envelope=_is_envelope(first_line))
             else:
                 yield from self._json_document_pages(stream)
         else:
             yield from self._yaml_pages(stream)
+
+    def _sniff_line(self) -> bytes:
+        """The first non-blank line (at most SNIFF_BYTES), read through a handle of its own."""
+        with open(self.path, "rb") as raw:
+            stream = _maybe_gunzip(raw)
+            while line := stream.readline(SNIFF_BYTES):
+                if line.strip():
+                    return line
+        return b""
 
     # NDJSON --------------------------------------------------------------------------------------------------
 

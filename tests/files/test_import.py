@@ -220,3 +220,14 @@ def test_progress_lines_on_request(warehouse_home, tmp_path):
     progress = result.stderr.strip().splitlines()
     assert len(progress) == 3 and progress[-1].startswith(f"{path}: 100.0%  30 objects")
     assert result.stdout.strip() == "loaded 30, unchanged 0, rejected 0 (see raw.rejects)"
+
+
+def test_ndjson_with_long_lines_is_still_read_line_by_line(warehouse_home, tmp_path):
+    big = tekton_object("big")
+    big["spec"]["padding"] = "x" * 300_000  # longer than any read buffer's peek
+    path = write(
+        tmp_path / "long.ndjson", "\n\n" + json.dumps(big) + "\n{broken\n" + json.dumps(OBJECTS[0]) + "\n"
+    )
+    report = import_files(warehouse_home, [path])
+    assert (report.counts.loaded, report.counts.rejected) == (2, 1)
+    assert [(ref, reason) for ref, reason, _ in rejects(warehouse_home)] == [(f"{path}:4", "invalid JSON")]
