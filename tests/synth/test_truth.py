@@ -322,3 +322,33 @@ def test_reruns_resolve_to_the_newest_earlier_run_of_that_name(history: History)
         run = by_uid[rerun["rerun_uid"]]
         assert run["metadata"]["labels"]["dashboard.tekton.dev/rerunOf"] == rerun["original_name"]
         assert by_uid[rerun["original_uid"]]["metadata"]["name"] == rerun["original_name"]
+
+
+def test_flaky_tasks_fail_at_their_injected_rate(history: History) -> None:
+    """Attempts of an injected flaky task fail at about its rate (deliberate failures elsewhere add a little)."""
+    pipeline_of = {pr["metadata"]["uid"]: derive.pipeline_name(pr) for pr in history.pipeline_runs}
+    attempts: Counter[tuple[str, str, str]] = Counter()
+    failed: Counter[tuple[str, str, str]] = Counter()
+    for tr in history.task_runs:
+        owners = tr["metadata"].get("ownerReferences")
+        if not owners or _status(tr) not in ("succeeded", *FAILING):
+            continue
+        key = (
+            tr["metadata"]["namespace"],
+            pipeline_of[owners[0]["uid"]],
+            tr["metadata"]["labels"]["tekton.dev/pipelineTask"],
+        )
+        statuses = [*tr["status"].get("retriesStatus", []), tr["status"]]
+        attempts[key] += len(statuses)
+        failed[key] += sum(1 for s in statuses if s["conditions"][0]["status"] == "False")
+    checked = 0
+    for task in history.truth["flaky_tasks"]:
+        key = (task["namespace"], task["pipeline_name"], task["pipeline_task"])
+        if task["rate"] and attempts[key] >= 20:
+            assert 0.5 * task["rate"] <= failed[key] / attempts[key] <= 1.5 * task["rate"] + 0.05, (
+                key,
+                failed[key],
+                attempts[key],
+            )
+            checked += 1
+    assert checked
