@@ -67,5 +67,10 @@ ui.show_table(
         "success_rate": st.column_config.NumberColumn(format="percent"),
         "previous_success_rate": st.column_config.NumberColumn(format="percent"),
         "success_rate_change": st.column_config.NumberColumn(format="%.4f"),
+        **{
+            column: st.column_config.NumberColumn(format="%.1f")
+            for column in changes.columns
+            if column.endswith("_s")
+        },
     },
 )

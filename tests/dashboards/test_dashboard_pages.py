@@ -299,6 +299,31 @@ def test_comparison_of_a_run_with_its_previous_run_equals_the_marts(populated: P
             assert row.duration_s == pytest.approx(durations[row.pipeline_task])
 
 
+def test_comparison_with_any_other_run_lists_tasks_added_and_removed(populated: Path) -> None:
+    # A build-web run that reached `push` against a release-api run (which also has `sign`): sign is removed.
+    (uid,) = _sql(
+        populated,
+        "SELECT pipeline_run_uid FROM marts.fct_pipeline_runs WHERE pipeline_name = 'build-web' "
+        "AND status = 'succeeded' ORDER BY pipeline_run_uid LIMIT 1",
+    )[0]
+    (other,) = _sql(
+        populated,
+        "SELECT pipeline_run_uid FROM marts.fct_pipeline_runs WHERE pipeline_name = 'release-api' "
+        "AND status = 'succeeded' ORDER BY pipeline_run_uid LIMIT 1",
+    )[0]
+    at = _app("comparison", {**ALL_DAYS, "run": uid, "other": other})
+    assert at.selectbox(key="comparison_other").value == other
+    assert any(c.value == "Added: none · Removed: sign" for c in at.caption), [c.value for c in at.caption]
+    tasks = at.dataframe[-1].value.set_index("pipeline_task")
+    (sign_duration,) = _sql(
+        populated,
+        "SELECT duration_s FROM marts.fct_task_runs WHERE pipeline_run_uid = ? AND pipeline_task = 'sign'",
+        other,
+    )[0]
+    assert tasks.at["sign", "other_duration_s"] == pytest.approx(sign_duration)
+    assert tasks["status"].isna()["sign"]
+
+
 def test_lineage_from_a_commit_draws_its_runs_and_artifacts(populated: Path) -> None:
     repo, sha, artifacts = _sql(
         populated,
