@@ -223,7 +223,10 @@ def ingest_source(
 ) -> Iterator[Any]:
     """Pull `source` for every configured cluster, evaluate the checks, then materialize or fail."""
     paths = warehouse.paths()
-    sources = config_for_source(warehouse.sources_config(), source)
+    try:
+        sources = config_for_source(warehouse.sources_config(), source)
+    except ConfigError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     clusters = [c.name for c in sources.clusters]
     started = time.perf_counter()
     outcomes = [_ingest_cluster(paths, sources, cluster, config.full) for cluster in clusters]
@@ -233,12 +236,12 @@ def ingest_source(
     with writer_lock(paths, wait_s=LOCK_WAIT_S, purpose="check"):
         con = _open_read_only(paths)
         try:
+            uniqueness = uid_uniqueness_check(con, source)
             checks = [
                 freshness_check(con, source, clusters, timedelta(minutes=warehouse.freshness_minutes)),
-                uid_uniqueness_check(con, source),
+                uniqueness,
                 rejects_ratio_check(outcomes, warehouse.max_rejects_ratio),
             ]
-            rows = uid_uniqueness_check(con, source).metadata["rows"].value
         finally:
             if con is not None:
                 con.close()
@@ -257,7 +260,7 @@ def ingest_source(
             "fetched": sum(o.fetched for o in outcomes),
             "loaded": sum(o.loaded for o in outcomes),
             "rejected": sum(o.rejected for o in outcomes),
-            "dagster/row_count": rows,
+            "dagster/row_count": uniqueness.metadata["rows"].value,
             "seconds": round(time.perf_counter() - started, 2),
             "pulls": dg.MetadataValue.md("\n".join(f"- {line}" for o in outcomes for line in o.lines) or "-"),
         }

@@ -206,7 +206,7 @@ _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1040px;color:#1f2328}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
 .kpis{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}.kpi{border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;min-width:150px}
-.kpi b{display:block;font-size:22px}.kpi small{color:#59636e}.bad{color:#cf222e}.good{color:#1a7f37}
+.kpi b{display:block;font-size:22px}.kpi small{display:block;color:#59636e}.bad{color:#cf222e}.good{color:#1a7f37}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eaeef2;padding:4px 8px;text-align:left;vertical-align:top}
 th{color:#59636e;font-weight:600}td.n{text-align:right;white-space:nowrap}code{font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:4px}
 .none{color:#59636e}.muted{color:#59636e;font-size:12px}

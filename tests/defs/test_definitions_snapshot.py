@@ -19,30 +19,39 @@ def _partitions(definition: dg.PartitionsDefinition | None) -> str:
 
 
 def definitions_listing(definitions: dg.Definitions) -> str:
-    """One line per asset, check, job, schedule and sensor; dbt tests are counted per model, not listed."""
+    """One line per asset, check, job, schedule and sensor.
+
+    The dbt project evolves on its own, so its models are listed by the marts' fixed names only (data-model.md)
+    and their tests not at all; everything defined in etl/defs is listed in full."""
     graph = definitions.resolve_asset_graph()
+    dbt_keys = {k for k in graph.get_all_asset_keys() if graph.assets_def_for_key(k).node_def.name == DBT_OP}
     lines = []
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         node = graph.get(key)
-        assets_def = graph.assets_def_for_key(key)
-        parents = ", ".join(sorted(parent.to_user_string() for parent in node.parent_keys))
-        checks = sorted(c.name for c in graph.get_check_keys_for_assets([key]))
-        # dbt tests come and go with the dbt project: count them, list only the checks written here.
-        listed = (
-            f"dbt_tests={len(checks)}"
-            if assets_def.node_def.name == DBT_OP
-            else f"checks=[{', '.join(checks)}]"
+        pool = graph.assets_def_for_key(key).node_def.pool
+        if key in dbt_keys:
+            if key.path[0] == "marts":
+                lines.append(f"asset {key.to_user_string()} group={node.group_name} pool={pool} (dbt)")
+            continue
+        parents = ", ".join(
+            sorted(
+                p.to_user_string() if p not in dbt_keys or p.path[0] == "marts" else "(dbt)"
+                for p in node.parent_keys
+            )
         )
+        checks = ", ".join(sorted(c.name for c in graph.get_check_keys_for_assets([key])))
         lines.append(
-            f"asset {key.to_user_string()} group={node.group_name} pool={assets_def.node_def.pool} "
-            f"partitions={_partitions(node.partitions_def)} deps=[{parents}] {listed}"
+            f"asset {key.to_user_string()} group={node.group_name} pool={pool} "
+            f"partitions={_partitions(node.partitions_def)} deps=[{parents}] checks=[{checks}]"
         )
     for job in sorted(definitions.resolve_all_job_defs(), key=lambda j: j.name):
         if job.name.startswith("__"):
             continue
-        keys = sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
+        selected = set(job.asset_layer.selected_asset_keys)
+        own = sorted(k.to_user_string() for k in selected - dbt_keys)
+        dbt = "all" if dbt_keys <= selected else ("none" if not selected & dbt_keys else "some")
         lines.append(
-            f"job {job.name} partitions={_partitions(job.partitions_def)} assets={len(keys)}: {', '.join(keys)}"
+            f"job {job.name} partitions={_partitions(job.partitions_def)} dbt_models={dbt}: {', '.join(own)}"
         )
     for schedule in sorted(definitions.schedules or [], key=lambda s: s.name):
         lines.append(

@@ -16,13 +16,15 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from etl.build import DB_ENV
 from etl.config import WarehousePaths
-from etl.defs.dbt.resources import tekton_dbt_project
+from etl.defs.dbt.resources import newest_project_change, require_unchanged_project, tekton_dbt_project
 from etl.defs.keys import RAW_SOURCE_KEYS
 from etl.defs.resources import WarehouseResource
 from etl.locking import writer_lock
 
 DBT_SOURCE_KEY = dg.AssetKey(["raw", "tekton_objects"])
 BUILD_LOCK_WAIT_S = 600.0
+# When the dbt files were last changed as these definitions were loaded.
+_LOADED_PROJECT_STAMP = newest_project_change(tekton_dbt_project().project_dir)
 
 
 class TektonDbtTranslator(DagsterDbtTranslator):
@@ -78,6 +80,7 @@ def tekton_dbt_models(
     config: DbtBuildConfig,
 ) -> Iterator[Any]:
     """`dbt build` (incremental unless full_refresh) of the selected models and their tests."""
+    require_unchanged_project(tekton_dbt_project(), _LOADED_PROJECT_STAMP)
     paths = warehouse.paths()
     args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
     with writer_lock(paths, wait_s=BUILD_LOCK_WAIT_S, purpose="build"), dbt_environment(paths):

@@ -24,7 +24,7 @@ _PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 _IGNORED_DIRS = {"target", "logs", "dbt_packages"}
 
 
-def _newest_project_change(project_dir: Path) -> float:
+def newest_project_change(project_dir: Path) -> float:
     newest = 0.0
     for path in project_dir.rglob("*"):
         if path.suffix in _PROJECT_SUFFIXES and not _IGNORED_DIRS.intersection(
@@ -35,7 +35,7 @@ def _newest_project_change(project_dir: Path) -> float:
 
 
 def manifest_is_current(manifest: Path, project_dir: Path) -> bool:
-    return manifest.exists() and manifest.stat().st_mtime >= _newest_project_change(project_dir)
+    return manifest.exists() and manifest.stat().st_mtime >= newest_project_change(project_dir)
 
 
 def ensure_manifest(paths: WarehousePaths, project_dir: Path) -> Path:
@@ -50,6 +50,17 @@ def ensure_manifest(paths: WarehousePaths, project_dir: Path) -> Path:
                 paths.warehouse_db, ["parse"], target_dir=paths.dbt_target_dir, log_dir=paths.dbt_log_dir
             )
     return manifest
+
+
+def require_unchanged_project(project: DbtProject, loaded_stamp: float) -> None:
+    """Fail clearly when the dbt files changed after these definitions were loaded: dbt would run nodes the loaded
+    manifest does not know, and dagster-dbt would stop on them half-way."""
+    if newest_project_change(project.project_dir) > loaded_stamp:
+        raise dg.Failure(
+            description=f"the dbt project in {project.project_dir} changed after the Dagster definitions were "
+            "loaded; reload the code location (or restart the process) and run again",
+            allow_retries=False,
+        )
 
 
 @cache
