@@ -965,6 +965,10 @@ def _source_params(pipeline: PipelineDef, commit: Commit) -> list[tuple[str, obj
         return [("git-url", url), ("revision", "main")]
     if style == "clone-only":
         return [("source-repository", url), ("source-branch", "main")]
+    if style == "upper-params":
+        return [("REPO_URL", url), ("REPO_COMMIT", sha)]
+    if style == "commit-sha":
+        return [("repo_url", url), ("git-revision", "main"), ("commit-sha", sha)]
     return [("url", url), ("commit", sha)]
 
 

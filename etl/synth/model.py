@@ -63,6 +63,8 @@ SOURCE_STYLES = (
     "git-url",  # git-url + revision "main": the commit only from the git-clone result
     "clone-only",  # unrecognised param names: repo and commit only from the git-clone results
     "url-commit",  # url + commit params
+    "upper-params",  # REPO_URL + REPO_COMMIT params
+    "commit-sha",  # repo_url + commit-sha params, git-revision "main" (not hex, so ignored)
 )
 ARTIFACT_STYLES = ("image", "images", "prefixed", "artifact-outputs", "image", "artifact-uri")
 HOST_FORMS = ("plain", "upper", "ssh", "dotgit", "slash", "plain")

@@ -120,6 +120,21 @@ def test_code_source_forms_exercise_normalisation(history: History) -> None:
     assert any(u.startswith("git@") for u in urls)
     assert any(re.match(r"^HTTPS://[A-Z.]+/", u) for u in urls)
     assert any(u.endswith(".git") for u in urls) and any(u.endswith("/") for u in urls)
+    param_names = {p["name"] for p in params}
+    assert {
+        "REPO_URL",
+        "REPO_COMMIT",
+        "repo-url",
+        "repo_url",
+        "git-url",
+        "url",
+        "revision",
+        "commit",
+    } <= param_names
+    assert {"commit-sha", "git-revision"} <= param_names
+    assert any(p["name"] == "revision" and p["value"] == "main" for p in params), (
+        "a revision that is no commit"
+    )
     result_names = {r["name"] for pr in history.pipeline_runs for r in _results(pr)}
     assert {
         "REPO_URL",
