@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
             stack.enter_context(_process("Dagster", _dagster_cmd(args.dagster_port), env))
             reports = f"http://localhost:{args.streamlit_port}"
             dagster = f"http://localhost:{args.dagster_port}"
-            _wait_http("Streamlit", f"{reports}/_stcore/health", 60)
-            _wait_http("Dagster", f"{dagster}/server_info", 120)
+            _wait_http("Streamlit", f"{reports}/_stcore/health", 120)
+            _wait_http("Dagster", f"{dagster}/server_info", 600)
             _say(f"Reports:   {reports}")
             _say(f"Dagster:   {dagster}")
             _say(f"SQL:       duckdb -readonly {paths.serving_db}")
