@@ -33,7 +33,8 @@ wanted = ui.page_param("run")
 if wanted and wanted not in options:
     # A shared link may name a run outside the current list: keep it selectable.
     options = [wanted, *options]
-if "comparison_run" not in st.session_state:
+if st.session_state.get("comparison_run") not in options:
+    # First visit, or the filters changed and the chosen run is no longer listed.
     st.session_state["comparison_run"] = wanted or options[0]
 uid = st.selectbox(
     "Run",

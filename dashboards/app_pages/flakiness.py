@@ -86,6 +86,8 @@ keys = (
     else tasks[["cluster", "namespace", "pipeline_name"]].drop_duplicates()
 )
 labels = [f"{r.cluster}/{r.namespace}/{r.pipeline_name}" for r in keys.itertuples()]
+if st.session_state.get("flakiness_pipeline") not in labels:
+    st.session_state.pop("flakiness_pipeline", None)
 chosen = st.selectbox(
     "Pipeline",
     labels,

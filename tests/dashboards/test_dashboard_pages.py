@@ -171,6 +171,16 @@ def test_choosing_a_filter_updates_the_view_and_the_link(populated: Path) -> Non
     assert "pipeline" not in at.query_params
 
 
+@pytest.mark.parametrize("page", ["trends", "flakiness", "comparison", "failures"])
+def test_narrowing_a_filter_after_choosing_on_a_page_keeps_it_working(populated: Path, page: str) -> None:
+    at = _app(page, ALL_DAYS)
+    at.sidebar.selectbox(key="filter_cluster").set_value("staging").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["cluster"] == "staging"
+    shown = [df.value for df in at.dataframe if "cluster" in df.value.columns]
+    assert all(set(frame["cluster"]) <= {"staging"} for frame in shown)
+
+
 def test_a_link_naming_an_unknown_pipeline_warns_and_shows_all(populated: Path) -> None:
     at = _app("overview", {"pipeline": "no-such-pipeline"})
     assert any("no-such-pipeline" in w.value for w in at.warning)
