@@ -324,8 +324,8 @@ def _unwrap(page: pa.Table) -> pa.Table:
         # Rows that are not UTF-8 pass through as they were, for the raw layer to reject with the right reason.
         undecodable = con.execute(
             "SELECT r.ref, r.doc FROM _file_docs_raw r JOIN _file_docs d USING (ref) WHERE d.doc IS NULL"
-        ).fetch_arrow_table()
-        unwrapped = con.execute(_UNWRAP_SQL).fetch_arrow_table()
+        ).to_arrow_table()
+        unwrapped = con.execute(_UNWRAP_SQL).to_arrow_table()
     finally:
         con.close()
     result = unwrapped.cast(SOURCE_PAGE_SCHEMA)

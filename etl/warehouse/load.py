@@ -10,6 +10,8 @@ so a crash loses at most the batch in flight, and a re-run loads it again.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,7 +97,7 @@ FROM (
     SELECT b.source_ref, b.reason, p.payload, md5(coalesce(p.payload, '')) AS payload_hash
     FROM _raw_batch b,
     LATERAL (
-        SELECT CASE WHEN b.txt IS NOT NULL AND b.nbytes <= $max_payload THEN b.txt
+        SELECT CASE WHEN b.txt IS NOT NULL AND b.nbytes <= $max_payload THEN b.txt::VARCHAR
                     ELSE coalesce(try(decode(b.data[1:$max_payload])), CAST(b.data[1:$max_payload] AS VARCHAR))
                END AS payload
     ) p
@@ -118,7 +120,7 @@ FROM (
     SELECT b.*,
            CASE WHEN $strip AND (contains(b.txt, '"managedFields"') OR contains(b.txt, '"pipelineSpec"')
                                  OR contains(b.txt, '"taskSpec"'))
-                THEN json_merge_patch(b.txt, CASE WHEN b.has_status THEN $all_patch ELSE $meta_patch END)::VARCHAR
+                THEN json_merge_patch(b.txt, CASE WHEN b.has_status THEN $all_patch ELSE $meta_patch END)
                 ELSE b.txt
            END AS obj
     FROM _raw_batch b
@@ -197,11 +199,52 @@ def load_pages(
     if source not in SOURCES:
         raise WarehouseError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     total = LoadCounts()
-    for batch in _batches(pages, settings.batch_size):
+    for batch in _batches(prefetched(pages), settings.batch_size):
         total.add(_load_batch(con, batch, cluster, source, settings, before_commit, total))
         if on_batch is not None:
             on_batch(total)
     return total
+
+
+def prefetched(pages: Iterable[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """Pull pages from the source in a background thread, at most `depth` ahead, so that fetching the next page
+    (network, server, file) overlaps with loading this one (DuckDB and gRPC both release the GIL). Errors of the
+    source surface here, in the consumer; closing this generator stops the producer."""
+    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not _offer(handoff, stop, ("page", page)):
+                    return
+            _offer(handoff, stop, ("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            _offer(handoff, stop, ("error", exc))
+
+    producer = threading.Thread(target=produce, name="page-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            what, item = handoff.get()
+            if what == "end":
+                return
+            if what == "error":
+                raise item  # type: ignore[misc]
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        producer.join(timeout=60)
+
+
+def _offer(handoff: queue.Queue, stop: threading.Event, item: tuple[str, object]) -> bool:
+    while not stop.is_set():
+        try:
+            handoff.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _batches(pages: Iterable[pa.Table], batch_size: int) -> Iterator[pa.Table]:
@@ -243,7 +286,7 @@ def _load_batch(
     counts = LoadCounts(fetched=batch.num_rows, batches=1)
     counts.max_source_update_time = pc.max(batch.column("source_update_time")).as_py()
     con.register("_raw_incoming", incoming)
-    staged = con.execute(_STAGE_SQL, {"max_bytes": settings.max_object_bytes}).fetch_arrow_table()
+    staged = con.execute(_STAGE_SQL, {"max_bytes": settings.max_object_bytes}).to_arrow_table()
     con.unregister("_raw_incoming")
     # Keys and verdicts line up with the rows (ORDER BY seq): the text is never joined or copied, only scanned.
     rows = pa.Table.from_arrays(
@@ -293,7 +336,11 @@ def _incoming(batch: pa.Table, max_bytes: int) -> pa.Table:
             "source_update_time": batch.column("source_update_time"),
             "nbytes": nbytes,
             "bad_utf8": bad_utf8,
-            "txt": pc.if_else(fits, text, pa.scalar(None, pa.string())),
+            # Typed as Arrow's JSON extension so DuckDB sees JSON: the insert then skips a second validation
+            # parse (the stage already proved each loaded row valid with json_type).
+            "txt": pa.ExtensionArray.from_storage(
+                pa.json_(), pc.if_else(fits, text, pa.scalar(None, pa.string()))
+            ),
             "data": data,
         }
     )

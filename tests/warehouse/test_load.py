@@ -269,3 +269,19 @@ def test_schema_is_versioned_and_reopening_is_a_no_op(con):
     con.execute("INSERT INTO raw.schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
     with pytest.raises(WarehouseError, match="newer release"):
         ensure_schema(con)
+
+
+def test_a_source_failing_mid_stream_keeps_the_batches_already_committed(con):
+    from etl.errors import SourceError
+
+    def pages():
+        yield page([tekton_object("first")])
+        yield page([tekton_object("second")])
+        raise SourceError("server went away")
+
+    with pytest.raises(SourceError, match="server went away"):
+        load_pages(con, pages(), cluster="default", source="results", settings=IngestSettings(batch_size=1))
+    assert con.execute("SELECT uid FROM raw.tekton_objects ORDER BY uid").fetchall() == [
+        ("first",),
+        ("second",),
+    ]
