@@ -185,7 +185,10 @@ class FileSource:
                         "name": self.name,
                         "path": str(self.path),
                         "compression": "gzip" if compressed else "uncompressed",
-                        "max_size": MAX_DOCUMENT_BYTES,
+                        # DuckDB sizes its read buffers by this: no document is bigger than its own file.
+                        "max_size": MAX_DOCUMENT_BYTES
+                        if compressed
+                        else min(MAX_DOCUMENT_BYTES, self.size + 1024),
                     },
                 )
             except duckdb.Error as exc:
