@@ -19,7 +19,9 @@ producer_status as (
 select edges.target_id as artifact_digest, 'produces edge without artifact' as problem
 from edges
 left join artifacts
-    on artifacts.artifact_digest = edges.target_id and artifacts.producer_run_uid = edges.source_id
+    on artifacts.cluster = edges.cluster
+    and artifacts.artifact_digest = edges.target_id
+    and artifacts.producer_run_uid = edges.source_id
 where edges.relation = 'produces' and artifacts.artifact_digest is null
 union all
 select edges.source_id, 'consumed_by edge without artifact'
@@ -31,6 +33,7 @@ select artifacts.artifact_digest, 'artifact without produces edge'
 from artifacts
 left join edges
     on edges.relation = 'produces'
+    and edges.cluster = artifacts.cluster
     and edges.source_id = artifacts.producer_run_uid
     and edges.target_id = artifacts.artifact_digest
 where edges.target_id is null

@@ -39,8 +39,7 @@ tokens as (
         input_tokens.token
     from input_tokens
     left join task_parents
-        on input_tokens.run_kind = 'TaskRun'
-        and task_parents.cluster = input_tokens.cluster
+        on task_parents.cluster = input_tokens.cluster
         and task_parents.task_run_uid = input_tokens.run_uid
 ),
 

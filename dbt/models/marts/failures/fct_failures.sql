@@ -7,7 +7,7 @@ with task_causes as (
     select * from {{ ref('int_failures__task_run_causes') }}
 ),
 
-first_failing_tasks as (
+ranked_failing_tasks as (
     select
         *,
         row_number() over (
@@ -16,6 +16,10 @@ first_failing_tasks as (
         ) as failure_rank
     from task_causes
     where pipeline_run_uid is not null
+),
+
+first_failing_tasks as (
+    select * from ranked_failing_tasks where failure_rank = 1
 ),
 
 pipeline_failures as (
@@ -40,8 +44,7 @@ pipeline_failures as (
         runs.completed_at
     from {{ ref('fct_pipeline_runs') }} as runs
     left join first_failing_tasks as first_task
-        on first_task.failure_rank = 1
-        and first_task.cluster = runs.cluster
+        on first_task.cluster = runs.cluster
         and first_task.pipeline_run_uid = runs.pipeline_run_uid
     where {{ is_failing_status('runs.status') }}
 ),

@@ -15,9 +15,10 @@ attributed as (
         case when parents.pipeline_run_uid is null then emitted.emitter_run_kind else 'PipelineRun' end
             as producer_run_kind
     from emitted
+    {# Equality conditions only: a one-sided condition in a LEFT JOIN turns it into a nested loop. uids are
+       unique across kinds, so a PipelineRun emitter simply finds no parent. #}
     left join {{ ref('fct_task_runs') }} as parents
-        on emitted.emitter_run_kind = 'TaskRun'
-        and parents.cluster = emitted.cluster
+        on parents.cluster = emitted.cluster
         and parents.task_run_uid = emitted.emitter_run_uid
 ),
 
