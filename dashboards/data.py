@@ -476,7 +476,7 @@ def run_details(snapshot: Snapshot, uids: list[str]) -> pd.DataFrame:
         SELECT pipeline_run_uid, pipeline_run_name, cluster, namespace, pipeline_name, status, reason,
                created_at, started_at, completed_at, duration_s, queue_s, repo_url, commit_sha,
                task_run_count, failed_task_count, is_signed
-        FROM marts.fct_pipeline_runs WHERE list_contains($uids, pipeline_run_uid)
+        FROM marts.fct_pipeline_runs WHERE pipeline_run_uid IN (SELECT unnest($uids))
         """,
         uids=list(uids),
     )
@@ -606,10 +606,10 @@ def lineage_run_labels(snapshot: Snapshot, run_ids: list[str]) -> pd.DataFrame:
         snapshot,
         """
         SELECT pipeline_run_uid AS id, pipeline_run_name AS name, pipeline_name AS pipeline, status
-        FROM marts.fct_pipeline_runs WHERE list_contains($ids, pipeline_run_uid)
+        FROM marts.fct_pipeline_runs WHERE pipeline_run_uid IN (SELECT unnest($ids))
         UNION ALL
         SELECT task_run_uid, task_run_name, coalesce(pipeline_task, task_name), status
-        FROM marts.fct_task_runs WHERE list_contains($ids, task_run_uid)
+        FROM marts.fct_task_runs WHERE task_run_uid IN (SELECT unnest($ids))
         """,
         ids=list(run_ids),
     )
@@ -622,7 +622,7 @@ def artifacts_for(snapshot: Snapshot, digests: list[str]) -> pd.DataFrame:
         """
         SELECT artifact_digest, artifact_uri, artifact_kind, is_signed, producer_run_uid, pipeline_name,
                repo_url, commit_sha, produced_at
-        FROM marts.fct_artifacts WHERE list_contains($digests, artifact_digest)
+        FROM marts.fct_artifacts WHERE artifact_digest IN (SELECT unnest($digests))
         ORDER BY produced_at, artifact_digest
         """,
         digests=list(digests),
@@ -636,7 +636,7 @@ def supply_chain_rows(snapshot: Snapshot, commit_ids: list[str]) -> pd.DataFrame
         """
         SELECT repo_url, commit_sha, first_run_at, runs, succeeded_runs, artifacts, signed_artifacts,
                downstream_runs, downstream_failing, commit_at, lead_time_s, provenance_complete
-        FROM marts.fct_supply_chains WHERE list_contains($ids, repo_url || '@' || commit_sha)
+        FROM marts.fct_supply_chains WHERE repo_url || '@' || commit_sha IN (SELECT unnest($ids))
         ORDER BY first_run_at
         """,
         ids=list(commit_ids),
