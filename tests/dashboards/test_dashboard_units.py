@@ -116,3 +116,10 @@ def test_latest_daily_summary_is_the_newest_day(warehouse_home: WarehousePaths) 
     (warehouse_home.daily_reports_dir / "2026-03-09.md").write_text("old")
     (warehouse_home.daily_reports_dir / "2026-03-10.md").write_text("new")
     assert data.latest_daily_summary() == ("2026-03-10", "new")
+
+
+def test_streamlit_config_sends_no_usage_statistics() -> None:
+    import tomllib
+
+    config = Path(__file__).resolve().parents[2] / "dashboards" / ".streamlit" / "config.toml"
+    assert tomllib.loads(config.read_text())["browser"]["gatherUsageStats"] is False
