@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import WORK_DIR, Measurement, python_cmd, run_measured, write_section
+from etl.build import DBT_PROJECT_DIR, PROJECT_DIR_ENV
 
 CORE_SELECTION = ["path:models/staging", "path:models/intermediate/core", "path:models/marts/core"]
 CHANGED_OBJECTS = 1000
@@ -107,7 +108,10 @@ def main() -> None:
     home = WORK_DIR / "build-home"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    env = {"TEKTON_WAREHOUSE_HOME": str(home)}
+    # Build a snapshot of the project, so edits in the working tree during the run cannot change what is measured.
+    project = home / "dbt-project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    env = {"TEKTON_WAREHOUSE_HOME": str(home), PROJECT_DIR_ENV: str(project)}
 
     imported = run_measured(
         "setup: import objects.ndjson into raw", _cli("import", "--home", str(home), str(objects))

@@ -198,7 +198,8 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     if select:
-        args += ["--select", *select]
+        # Only tests whose every parent is selected: a test that also reads an unselected mart would fail.
+        args += ["--select", *select, "--indirect-selection", "cautious"]
     with writer_lock(paths, wait_s=wait_s, purpose="build"):
         if not paths.warehouse_db.exists():
             raise WarehouseError(

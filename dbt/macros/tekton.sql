@@ -40,7 +40,7 @@
 
 {#- A JSON array as a list of JSON values (null when absent or not an array). -#}
 {% macro json_array(value) -%}
-    case when json_type({{ value }}) = 'ARRAY' then cast({{ value }} as json[]) end
+    try_cast({{ value }} as json[])
 {%- endmacro %}
 
 {#- The value of the first Succeeded condition's field in a JSON array of conditions. -#}

@@ -1,24 +1,25 @@
 {#-
   Shared body of stg_tekton__run_params / stg_tekton__run_results: unnest a `[{name, value}]` array of each run
   once and give every value as canonical JSON text (so equal values compare equal) and as plain text.
-  `pipeline_run_array` / `task_run_array` are JSON paths (quoted) or, with expressions=true, SQL expressions over
-  `object`.
+  `paths` are pulled with one json_extract_string call (one parse per object) into list `s`; `pick` is the SQL
+  expression over `s` and `run_kind` that chooses the array (v1 vs v1beta1 field names).
 -#}
-{% macro run_name_values(pipeline_run_array, task_run_array, expressions=false) -%}
-with runs as (
+{% macro run_name_values(paths, pick) -%}
+with extracted as (
     select
         cluster,
         uid as run_uid,
         kind as run_kind,
         ingested_at,
-        {% if expressions -%}
-        case kind when 'PipelineRun' then {{ pipeline_run_array }} else {{ task_run_array }} end
-        {%- else -%}
-        json_extract(object, case kind when 'PipelineRun' then {{ pipeline_run_array }} else {{ task_run_array }} end)
-        {%- endif %} as entries
+        {{ json_strings('object', paths) }} as s
     from {{ source('raw', 'tekton_objects') }}
     where kind in ('PipelineRun', 'TaskRun')
     {{ new_raw_rows_filter() }}
+),
+
+runs as (
+    select cluster, run_uid, run_kind, ingested_at, cast({{ pick }} as json) as entries
+    from extracted
 ),
 
 entries as (

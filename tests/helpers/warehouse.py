@@ -86,7 +86,7 @@ def run_dbt_build(
     if full_refresh:
         args.append("--full-refresh")
     if select:
-        args += ["--select", *select]
+        args += ["--select", *select, "--indirect-selection", "cautious"]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     return invoke_dbt(db_path, args, target_dir=base / "target", log_dir=base / "logs")

@@ -9,6 +9,7 @@
 
 {#- One row per PipelineRun, v1 and v1beta1 normalised. The JSON is parsed once here (two multi-path calls). -#}
 with objects as (
+    {#- One json_extract_string call per object: the document is parsed once; array fragments are re-read as JSON. #}
     select
         cluster,
         uid,
@@ -36,8 +37,9 @@ with objects as (
             '$.metadata.labels."chains.tekton.dev/signed"',
             '$.spec.taskRunTemplate.serviceAccountName',
             '$.spec.serviceAccountName',
-        ]) }} as s,
-        {{ json_values('object', ['$.status.conditions', '$.spec.pipelineRef.params']) }} as j
+            '$.status.conditions',
+            '$.spec.pipelineRef.params',
+        ]) }} as s
     from {{ source('raw', 'tekton_objects') }}
     where kind = 'PipelineRun'
     {{ new_raw_rows_filter() }}
@@ -54,10 +56,10 @@ fields as (
         {{ to_utc_timestamp('s[2]') }} as started_at,
         {{ to_utc_timestamp('s[3]') }} as completed_at,
         nullif(s[1], '') as generate_name,
-        {{ succeeded_condition('j[1]') }} as succeeded_condition,
+        {{ succeeded_condition('cast(s[19] as json)') }} as succeeded_condition,
         nullif(s[4], '') as label_pipeline,
         nullif(s[5], '') as pipeline_ref_name,
-        {{ json_array('j[2]') }} as resolver_params,
+        {{ json_array('cast(s[20] as json)') }} as resolver_params,
         nullif(s[6], '') as pac_original_prname,
         nullif(coalesce(nullif(s[7], ''), s[8]), '') as pac_sha,
         nullif(coalesce(nullif(s[9], ''), s[10]), '') as pac_repo_url,

@@ -8,4 +8,4 @@
 }}
 
 {#- One row per (run, param) of PipelineRuns and TaskRuns (`spec.params`), values as canonical JSON text. -#}
-{{ run_name_values("'$.spec.params'", "'$.spec.params'") }}
+{{ run_name_values(['$.spec.params'], 's[1]') }}

@@ -12,7 +12,6 @@
   `status.taskResults` (TaskRun). Values as canonical JSON text.
 -#}
 {{ run_name_values(
-    "coalesce(json_extract(object, '$.status.results'), json_extract(object, '$.status.pipelineResults'))",
-    "coalesce(json_extract(object, '$.status.results'), json_extract(object, '$.status.taskResults'))",
-    expressions=true
+    ['$.status.results', '$.status.pipelineResults', '$.status.taskResults'],
+    "coalesce(s[1], case run_kind when 'PipelineRun' then s[2] else s[3] end)"
 ) }}

@@ -33,12 +33,10 @@ with objects as (
             '$.metadata.labels."chains.tekton.dev/signed"',
             '$.spec.serviceAccountName',
             '$.status.podName',
-        ]) }} as s,
-        {{ json_values('object', [
             '$.status.conditions',
             '$.metadata.ownerReferences',
             '$.status.retriesStatus',
-        ]) }} as j
+        ]) }} as s
     from {{ source('raw', 'tekton_objects') }}
     where kind = 'TaskRun'
     {{ new_raw_rows_filter() }}
@@ -54,11 +52,11 @@ fields as (
         creation_timestamp as created_at,
         {{ to_utc_timestamp('s[1]') }} as started_at,
         {{ to_utc_timestamp('s[2]') }} as completed_at,
-        {{ succeeded_condition('j[1]') }} as succeeded_condition,
+        {{ succeeded_condition('cast(s[13] as json)') }} as succeeded_condition,
         nullif(s[3], '') as label_pipeline_run_name,
         nullif(s[4], '') as label_pipeline_run_uid,
         nullif(
-            list_filter({{ json_array('j[2]') }}, lambda o: o ->> 'kind' = 'PipelineRun')[1] ->> 'uid', ''
+            list_filter({{ json_array('cast(s[14] as json)') }}, lambda o: o ->> 'kind' = 'PipelineRun')[1] ->> 'uid', ''
         ) as owner_pipeline_run_uid,
         nullif(s[5], '') as pipeline_task,
         coalesce(nullif(s[6], ''), nullif(s[7], ''), '(inline)') as task_name,
@@ -66,7 +64,7 @@ fields as (
         coalesce(s[9], s[10], '') = 'true' as is_signed,
         nullif(s[11], '') as service_account,
         nullif(s[12], '') as pod_name,
-        {{ json_array('j[3]') }} as retries,
+        {{ json_array('cast(s[15] as json)') }} as retries,
         ingested_at
     from objects
 ),
