@@ -1,7 +1,8 @@
 """The bulk path: source pages → Arrow batches → DuckDB, validated, deduplicated and upserted in SQL.
 
-Objects are never parsed in Python. Each batch of pages is registered with DuckDB as an Arrow table; one SQL pass
-decodes, validates and extracts the keys of every object; bad rows go to `raw.rejects` with a reason while the good
+Objects are never parsed in Python. Each batch of pages is decoded as UTF-8 by Arrow in bulk and registered with
+DuckDB; one SQL pass validates and extracts the keys of every object; bad rows go to `raw.rejects` with a reason
+while the good
 rows of the same batch load; the newest version of each uid wins (data-model.md "Run identity"); and the upsert
 touches a stored row only when the incoming version is newer and its content differs. Each batch is one transaction,
 so a crash loses at most the batch in flight, and a re-run loads it again.
