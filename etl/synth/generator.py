@@ -49,9 +49,13 @@ NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Hour-of-day weights (UTC): a working-day curve with a night trough.
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 6, 10, 13, 14, 13, 10, 12, 14, 14, 13, 11, 8, 6, 4, 3, 2, 1)
 WEEKDAY_FACTOR = (1.2, 1.2, 1.2, 1.2, 1.15, 0.4, 0.35)
-PR_FAILURE_ROTATION = (*TASK_FAILURE_MODES, *PIPELINE_FAILURE_MODES, "step_error", "validation")
-FAILURE_RATE = 0.06
-CUT_RATE = 0.025
+# Failure modes in turn (validation three times: it has several reasons of its own to cycle through).
+PR_FAILURE_ROTATION = (
+    "step_error", "validation", "oom", "image_pull", "couldnt_get_pipeline", "task_timeout",
+    "validation", "quota", "pod_creation", "couldnt_get_task", "evicted", "validation",
+)  # fmt: skip
+FAILURE_RATE = 0.08
+CUT_RATE = 0.035
 STANDALONE_FAILURE_RATE = 0.15
 NAME_REUSE_RATE = 0.02
 QUIET_TAIL_S = (

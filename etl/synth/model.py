@@ -262,6 +262,10 @@ def build_organisation(
         namespace = names[ns_index]
         levels, finally_tasks = _levels(kind, rng)
         nth = per_kind[kind] = per_kind.get(kind, -1) + 1
+        ref_style = REF_STYLES[index % len(REF_STYLES)]
+        # Pipelines-as-Code runs carry their own source convention, so styles rotate over the others.
+        source_key = "source" if kind in ("build", "ci") and ref_style != "pac" else "source-other"
+        source_nth = per_kind[source_key] = per_kind.get(source_key, -1) + 1
         repo = None
         if kind in ("build", "ci"):
             host = ("github.com", "github.com", "gitlab.com")[index % 3]
@@ -273,8 +277,8 @@ def build_organisation(
                 kind=kind,
                 levels=levels,
                 finally_tasks=finally_tasks,
-                ref_style=REF_STYLES[index % len(REF_STYLES)],
-                source_style=SOURCE_STYLES[nth % len(SOURCE_STYLES)],
+                ref_style=ref_style,
+                source_style=SOURCE_STYLES[source_nth % len(SOURCE_STYLES)],
                 artifact_style=ARTIFACT_STYLES[nth % len(ARTIFACT_STYLES)],
                 repo=repo,
                 service_account=("pipeline", "build-bot", "default")[index % 3],
