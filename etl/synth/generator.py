@@ -34,7 +34,6 @@ from etl.synth.simulate import (
     CUT_MODES,
     PIPELINE_FAILURE_MODES,
     STANDALONE_FAILURE_MODES,
-    TASK_FAILURE_MODES,
     VALIDATION_REASONS,
     PipelineRunSim,
     SimContext,

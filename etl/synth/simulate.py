@@ -370,7 +370,9 @@ def _task_failure_target(ctx: SimContext, pipeline: PipelineDef, mode: str, even
     """A task that will run (not skipped by a when expression) and is not the clone, when there is a choice."""
     runnable = [t for t in pipeline.tasks if not (t.skip_on_pull_request and event_type == "pull_request")]
     # Flaky tasks are left to their flakiness, so their failures are exactly the injected ones.
-    candidates = [t.name for t in runnable if not t.git_clone and not t.flaky_rate] or [t.name for t in runnable]
+    candidates = [t.name for t in runnable if not t.git_clone and not t.flaky_rate] or [
+        t.name for t in runnable
+    ]
     if mode == "task_timeout":
         durations = {t.name: t.median_s for t in runnable}
         return max(candidates, key=lambda name: durations[name])
