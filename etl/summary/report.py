@@ -49,7 +49,7 @@ def open_serving(paths: WarehousePaths) -> Iterator[duckdb.DuckDBPyConnection]:
         raise SummaryError(
             f"no published warehouse at {paths.serving_db}; run 'tekton-warehouse build' (or the Dagster build) first"
         )
-    con = duckdb.connect(str(paths.serving_db), read_only=True, config={"enable_external_access": False})
+    con = duckdb.connect(str(paths.serving_db), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
         yield con

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,7 +24,7 @@ from etl.orchestrate import INGEST_JOB, MaterializeOutcome, materialize_runs
 from etl.results_server.server import start_server
 from etl.summary import build_summary
 from etl.synth import generate
-from etl.synth.derive import run_status
+from etl.synth.derive import pipeline_name, run_status
 from tests.summary.receiver import http_receiver
 
 pytestmark = pytest.mark.slow
@@ -109,6 +109,51 @@ def _pipeline_run_statuses_by_day(history: Path) -> dict[date, Counter]:
     return by_day
 
 
+def _pipeline_durations_by_day(history: Path) -> dict[tuple[str, str], list[tuple[date, float]]]:
+    """(namespace, pipeline) -> [(completion day, duration)] for terminal PipelineRuns that started."""
+    runs: dict[tuple[str, str], list[tuple[date, float]]] = {}
+    with (history / "objects.ndjson").open() as lines:
+        for line in lines:
+            obj = json.loads(line)
+            status = obj.get("status", {})
+            if (
+                obj["kind"] != "PipelineRun"
+                or not status.get("startTime")
+                or not status.get("completionTime")
+            ):
+                continue
+            if run_status(obj) not in ("succeeded", "failed", "timed_out", "cancelled"):
+                continue
+            started, completed = (_utc(status[k]) for k in ("startTime", "completionTime"))
+            key = (obj["metadata"]["namespace"], pipeline_name(obj))
+            runs.setdefault(key, []).append((completed.date(), (completed - started).total_seconds()))
+    return runs
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _p95(values: list[float]) -> float:
+    """Continuous (linearly interpolated) 95th percentile, as DuckDB's quantile_cont."""
+    ordered = sorted(values)
+    position = 0.95 * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _expected_increases(durations: dict, day: date) -> list[tuple[str, str, float, float]]:
+    rows = []
+    for (namespace, pipeline), runs in durations.items():
+        today = [d for run_day, d in runs if run_day == day]
+        before = [d for run_day, d in runs if day - timedelta(days=7) <= run_day < day]
+        if today and before and _p95(today) > _p95(before):
+            rows.append((namespace, pipeline, round(_p95(today), 3), round(_p95(before), 3)))
+    rows.sort(key=lambda row: (-(row[2] - row[3]), row[0], row[1]))
+    return rows[:10]
+
+
 def test_one_materialization_is_green_with_every_check_passing(
     built: tuple[WarehousePaths, MaterializeOutcome],
 ) -> None:
@@ -137,33 +182,68 @@ def test_summary_agrees_with_the_ground_truth(
     day = summary["runs"]["day"]
     assert {s: day[s] for s in ("succeeded", "failed", "timed_out", "cancelled") if day[s]} == dict(expected)
 
-    # The injected duration regression shows on its first day among the largest p95 increases.
+    # The injected duration regression: the p95 increases of its first days equal an independent computation
+    # from the generated objects, and the regressed pipeline is among them.
     assert truth["regressions"], "the generated history should hold a duration regression"
+    durations = _pipeline_durations_by_day(history)
     for regression in truth["regressions"]:
         regression_day = date.fromisoformat(regression["from_day"])
-        increases = build_summary(paths, regression_day).summary["duration_increases"]
-        assert (regression["namespace"], regression["pipeline_name"]) in {
-            (item["namespace"], item["pipeline_name"]) for item in increases
-        }
+        found = set()
+        for day_after in (regression_day, regression_day + timedelta(days=1)):
+            increases = build_summary(paths, day_after).summary["duration_increases"]
+            got = [
+                (i["namespace"], i["pipeline_name"], i["p95_day_s"], i["p95_baseline_s"]) for i in increases
+            ]
+            assert got == _expected_increases(durations, day_after)
+            found |= {(i["namespace"], i["pipeline_name"]) for i in increases}
+        assert (regression["namespace"], regression["pipeline_name"]) in found
 
-    # A failing streak still open at the end of the history is reported as failing on the day it began.
-    open_streaks = [s for s in truth["failing_streaks"] if s["recovered_by"] is None]
-    assert open_streaks, "the generated history should end inside a failing streak"
-    for streak in open_streaks:
-        first_uid = streak["run_uids"][0]
-        with duckdb.connect(str(paths.serving_db), read_only=True) as con:
-            con.execute("set TimeZone = 'UTC'")
-            streak_day = con.execute(
-                "select cast(completed_at as date) from marts.fct_pipeline_runs where pipeline_run_uid = ?",
-                [first_uid],
-            ).fetchone()[0]
-        failing = build_summary(paths, streak_day).summary["regressions"]
-        items = [
-            i
-            for i in failing["regressed"] + failing["still_failing"]
-            if i["pipeline_name"] == streak["pipeline_name"]
-        ]
-        assert items and first_uid in items[0]["failing_run_uids"]
+    # Injected failing streaks: every streak run is among its day's failing runs, and on the day a streak began,
+    # a pipeline whose last decisive run that day failed is reported as regressed or still failing.
+    assert truth["failing_streaks"], "the generated history should hold failing streaks"
+    last_decisive = _last_decisive_run_by_day(history)
+    for streak in truth["failing_streaks"]:
+        by_day: dict[date, list[str]] = {}
+        for uid in streak["run_uids"]:
+            by_day.setdefault(last_decisive["day_of"][uid], []).append(uid)
+        first_day = last_decisive["day_of"][streak["run_uids"][0]]
+        for day_of_runs, uids in by_day.items():
+            summary_of_day = build_summary(paths, day_of_runs).summary
+            assert set(uids) <= set(summary_of_day["runs"]["failing_run_uids"])
+            if day_of_runs != first_day:
+                continue
+            failing_now = (
+                summary_of_day["regressions"]["regressed"] + summary_of_day["regressions"]["still_failing"]
+            )
+            listed = {(i["namespace"], i["pipeline_name"]) for i in failing_now}
+            key = (streak["namespace"], streak["pipeline_name"])
+            assert (key in listed) == (last_decisive["status"][(key, day_of_runs)] in ("failed", "timed_out"))
+
+
+def _last_decisive_run_by_day(history: Path) -> dict:
+    """From the objects: each PipelineRun's summary day, and per (pipeline, day) the status of the last decisive
+    (succeeded / failed / timed out) run by order key."""
+    day_of: dict[str, date] = {}
+    newest: dict[tuple, tuple[str, str, str]] = {}
+    with (history / "objects.ndjson").open() as lines:
+        for line in lines:
+            obj = json.loads(line)
+            if obj["kind"] != "PipelineRun":
+                continue
+            status, meta = run_status(obj), obj["metadata"]
+            if status not in ("succeeded", "failed", "timed_out", "cancelled"):
+                continue
+            started = obj["status"].get("startTime")
+            stamp = (obj["status"].get("completionTime") if started else None) or meta["creationTimestamp"]
+            day = _utc(stamp).date()
+            day_of[meta["uid"]] = day
+            if status == "cancelled":
+                continue
+            order = (_utc(started or meta["creationTimestamp"]).isoformat(), meta["uid"])
+            key = ((meta["namespace"], pipeline_name(obj)), day)
+            if key not in newest or order > newest[key][:2]:
+                newest[key] = (*order, status)
+    return {"day_of": day_of, "status": {key: value[2] for key, value in newest.items()}}
 
 
 def test_a_second_materialization_changes_nothing(built: tuple[WarehousePaths, MaterializeOutcome]) -> None:
