@@ -57,6 +57,7 @@ FAILURE_RATE = 0.08
 CUT_RATE = 0.035
 STANDALONE_FAILURE_RATE = 0.15
 NAME_REUSE_RATE = 0.02
+LINK_VARIANT_RATE = 0.04
 QUIET_TAIL_S = (
     3 * 3600
 )  # no failure or cancel injected this close to the end: runs there may still be running
@@ -525,8 +526,9 @@ class HistoryGenerator:
                 "results.tekton.dev/result": rname,
                 "results.tekton.dev/record": f"{rname}/records/{meta.uid}",
             }
+        links = self._link_style()
         child_metas = [
-            self._child_meta(tr, meta, pipeline, commit, artifacts if build_ok else [])
+            self._child_meta(tr, meta, pipeline, commit, artifacts if build_ok else [], links)
             for tr in sim.task_runs
         ]
         pr = render_pipeline_run(sim, meta, child_metas)
@@ -538,6 +540,13 @@ class HistoryGenerator:
             self._add(obj, tr.created, child, tr.final.end, tr.final.start if tr.final.start >= 0 else None)
             children.append(obj)
         return pr, children
+
+    def _link_style(self) -> str:
+        """How a PipelineRun's children point back at it: usually owner reference plus labels; now and then only
+        the name label (no owner reference, no uid label) or only the owner reference (no run labels), so consumers
+        must use whichever is present (data-model.md)."""
+        r = self.rng.random()
+        return "labels" if r < LINK_VARIANT_RATE else "owner" if r < 2 * LINK_VARIANT_RATE else "both"
 
     def _chains(self, produced: bool) -> dict[str, str]:
         r = self.rng.random()
@@ -560,6 +569,7 @@ class HistoryGenerator:
         pipeline: PipelineDef,
         commit: Commit | None,
         artifacts: list[tuple[str, str, str, str]],
+        links: str,
     ) -> RunMeta:
         labels = {k: v for k, v in owner.labels.items() if not k.startswith("dashboard.")}
         labels.update(
@@ -576,6 +586,10 @@ class HistoryGenerator:
         )
         if pipeline.ref_style != "pac":
             labels["tekton.dev/task"] = tr.task.task_ref
+        if links != "both":
+            del labels["tekton.dev/pipelineRunUID"]
+        if links == "owner":
+            del labels["tekton.dev/pipelineRun"]
         annotations = {k: v for k, v in owner.annotations.items() if k.startswith("pipelinesascode.")}
         if tr.final.end is not None and self.rng.random() < 0.5:
             annotations["chains.tekton.dev/signed"] = "true"
@@ -593,6 +607,7 @@ class HistoryGenerator:
             managed_fields=self.rng.random() < 0.1,
             embed_spec=self.rng.random() < 0.3,
             service_account=owner.service_account,
+            owner_reference=links != "labels",
         )
         return meta
 

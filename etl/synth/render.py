@@ -40,6 +40,7 @@ class RunMeta:
     managed_fields: bool = False
     embed_spec: bool = False
     service_account: str = "default"
+    owner_reference: bool = True  # False: a child linked to its PipelineRun by the name label only
 
 
 @lru_cache(maxsize=256)
@@ -347,7 +348,7 @@ def render_task_run(
         "spec": spec,
         "status": status,
     }
-    if owner is not None:
+    if owner is not None and meta.owner_reference:
         obj["metadata"]["ownerReferences"] = [  # type: ignore[index]
             {
                 "apiVersion": owner.api_version,

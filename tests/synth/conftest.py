@@ -40,6 +40,25 @@ class History:
     def by_uid(self) -> dict[str, dict[str, Any]]:
         return {o["metadata"]["uid"]: o for o in self.objects}
 
+    def parent_uid(self, tr: dict[str, Any]) -> str | None:
+        """A TaskRun's PipelineRun by whichever link is present (data-model.md): owner reference, uid label, or
+        the name label resolved to the newest run of that name in the namespace created no later than the child."""
+        md = tr["metadata"]
+        owners = [o["uid"] for o in md.get("ownerReferences", []) if o["kind"] == "PipelineRun"]
+        labels = md.get("labels", {})
+        if owners or "tekton.dev/pipelineRunUID" in labels:
+            return owners[0] if owners else labels["tekton.dev/pipelineRunUID"]
+        name = labels.get("tekton.dev/pipelineRun")
+        if name is None:
+            return None
+        candidates = [
+            pr
+            for pr in self.pipeline_runs
+            if (pr["metadata"]["namespace"], pr["metadata"]["name"]) == (md["namespace"], name)
+            and pr["metadata"]["creationTimestamp"] <= md["creationTimestamp"]
+        ]
+        return max(candidates, key=lambda pr: pr["metadata"]["creationTimestamp"])["metadata"]["uid"]
+
 
 def read_ndjson(path: Path) -> list[dict[str, Any]]:
     with path.open() as handle:

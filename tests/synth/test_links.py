@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from tests.synth.conftest import History
 
@@ -13,27 +13,38 @@ RECORD_NAME = re.compile(rf"^({SEGMENT})/results/({SEGMENT})/records/({SEGMENT})
 
 def test_every_child_points_to_an_emitted_pipeline_run_in_its_namespace(history: History) -> None:
     prs = {pr["metadata"]["uid"]: pr for pr in history.pipeline_runs}
-    children = [tr for tr in history.task_runs if tr["metadata"].get("ownerReferences")]
+    children = [tr for tr in history.task_runs if history.parent_uid(tr)]
     assert children
     for tr in children:
         md, labels = tr["metadata"], tr["metadata"]["labels"]
-        owner = md["ownerReferences"][0]
-        assert owner["kind"] == "PipelineRun"
-        parent = prs[owner["uid"]]
+        parent = prs[history.parent_uid(tr)]
         assert parent["metadata"]["namespace"] == md["namespace"]
-        assert labels["tekton.dev/pipelineRun"] == parent["metadata"]["name"] == owner["name"]
-        assert labels["tekton.dev/pipelineRunUID"] == owner["uid"]
+        for owner in md.get("ownerReferences", []):
+            assert owner["kind"] == "PipelineRun" and owner["name"] == parent["metadata"]["name"]
+        assert labels.get("tekton.dev/pipelineRun", parent["metadata"]["name"]) == parent["metadata"]["name"]
+        assert labels.get("tekton.dev/pipelineRunUID", parent["metadata"]["uid"]) == parent["metadata"]["uid"]
         assert labels["tekton.dev/pipeline"] == parent["metadata"]["labels"]["tekton.dev/pipeline"]
         assert labels["tekton.dev/memberOf"] in ("tasks", "finally")
         assert labels["tekton.dev/pipelineTask"]
         assert tr["apiVersion"] == parent["apiVersion"]
 
 
+def test_children_link_by_owner_and_labels_and_sometimes_only_one(history: History) -> None:
+    children = [tr for tr in history.task_runs if history.parent_uid(tr)]
+    forms = Counter(
+        ("ownerReferences" in tr["metadata"], "tekton.dev/pipelineRun" in tr["metadata"]["labels"])
+        for tr in children
+    )
+    assert set(forms) == {(True, True), (False, True), (True, False)}
+    assert forms[(True, True)] > 10 * (forms[(False, True)] + forms[(True, False)]) / 2
+
+
 def test_child_references_name_the_emitted_children(history: History) -> None:
     children_of: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for tr in history.task_runs:
-        for owner in tr["metadata"].get("ownerReferences", []):
-            children_of[owner["uid"]].add(
+        parent = history.parent_uid(tr)
+        if parent:
+            children_of[parent].add(
                 (tr["metadata"]["name"], tr["metadata"]["labels"]["tekton.dev/pipelineTask"])
             )
     for pr in history.pipeline_runs:
@@ -45,11 +56,12 @@ def test_child_references_name_the_emitted_children(history: History) -> None:
         assert listed == children_of.get(pr["metadata"]["uid"], set())
 
 
-def test_standalone_task_runs_have_no_pipeline_labels(history: History) -> None:
-    standalone = [tr for tr in history.task_runs if not tr["metadata"].get("ownerReferences")]
+def test_standalone_task_runs_have_no_pipeline_links(history: History) -> None:
+    standalone = [tr for tr in history.task_runs if history.parent_uid(tr) is None]
     assert standalone
     for tr in standalone:
-        assert "tekton.dev/pipelineRun" not in tr["metadata"]["labels"]
+        assert "tekton.dev/pipelineTask" not in tr["metadata"]["labels"]
+    assert len(standalone) == history.truth["counts"]["standalone_task_runs"]
 
 
 def _expected_result(obj: dict) -> str:

@@ -53,10 +53,10 @@ def test_created_started_step_completed_are_ordered(history: History) -> None:
 def test_children_live_inside_their_pipeline_run(history: History) -> None:
     prs = {pr["metadata"]["uid"]: pr for pr in history.pipeline_runs}
     for tr in history.task_runs:
-        owners = tr["metadata"].get("ownerReferences")
-        if not owners:
+        parent_uid = history.parent_uid(tr)
+        if not parent_uid:
             continue
-        parent = prs[owners[0]["uid"]]
+        parent = prs[parent_uid]
         assert tr["metadata"]["creationTimestamp"] >= parent["status"]["startTime"]
         if parent["status"].get("completionTime") and tr["status"].get("completionTime"):
             assert tr["status"]["completionTime"] <= parent["status"]["completionTime"]

@@ -45,7 +45,7 @@ def test_counts_match_the_files(history: History) -> None:
     assert counts["objects"] == len(history.objects) == history.report.objects
     assert counts["pipeline_runs"] == len(history.pipeline_runs)
     assert counts["task_runs"] == len(history.task_runs)
-    standalone = [t for t in history.task_runs if not t["metadata"].get("ownerReferences")]
+    standalone = [t for t in history.task_runs if history.parent_uid(t) is None]
     assert counts["standalone_task_runs"] == len(standalone)
     for kind in ("PipelineRun", "TaskRun"):
         objs = [o for o in history.objects if o["kind"] == kind]
@@ -89,8 +89,9 @@ def test_pipeline_rows_match_the_files(history: History) -> None:
 def _children(history: History) -> dict[str, list[dict[str, Any]]]:
     children: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for tr in history.task_runs:
-        for owner in tr["metadata"].get("ownerReferences", []):
-            children[owner["uid"]].append(tr)
+        parent = history.parent_uid(tr)
+        if parent:
+            children[parent].append(tr)
     return children
 
 
@@ -294,7 +295,7 @@ def test_artifacts_are_exactly_those_of_succeeded_producers(history: History) ->
         assert "@" not in artifact["uri"] and not re.search(r":[\w.-]+$", artifact["uri"].split("/")[-1])
     failed_builds = [
         tr for tr in history.task_runs
-        if _result_digests(tr) and _status(by_uid[tr["metadata"]["ownerReferences"][0]["uid"]]) != "succeeded"
+        if _result_digests(tr) and _status(by_uid[history.parent_uid(tr) or ""]) != "succeeded"
     ]  # fmt: skip
     assert failed_builds, "images built inside a failing PipelineRun exist and must not count"
     commits = history.truth["artifacts_by_commit"]
@@ -330,12 +331,12 @@ def test_flaky_tasks_fail_at_their_injected_rate(history: History) -> None:
     attempts: Counter[tuple[str, str, str]] = Counter()
     failed: Counter[tuple[str, str, str]] = Counter()
     for tr in history.task_runs:
-        owners = tr["metadata"].get("ownerReferences")
-        if not owners or _status(tr) not in ("succeeded", *FAILING):
+        parent = history.parent_uid(tr)
+        if not parent or _status(tr) not in ("succeeded", *FAILING):
             continue
         key = (
             tr["metadata"]["namespace"],
-            pipeline_of[owners[0]["uid"]],
+            pipeline_of[parent],
             tr["metadata"]["labels"]["tekton.dev/pipelineTask"],
         )
         statuses = [*tr["status"].get("retriesStatus", []), tr["status"]]
