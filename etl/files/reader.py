@@ -35,7 +35,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # A first line longer than this is not sniffed as NDJSON; such files are still read whole by DuckDB.
 SNIFF_BYTES = 1024 * 1024
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024 * 1024
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 MAX_REJECT_PAYLOAD_CHARS = 16 * 1024 * 1024
 _YAML_SEPARATOR = re.compile(rb"^---(\s|$)")
 

@@ -207,7 +207,7 @@ def load_pages(
     return total
 
 
-def prefetched(pages: Iterable[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+def prefetched(pages: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
     """Pull pages from the source in a background thread, at most `depth` ahead, so that fetching the next page
     (network, server, file) overlaps with loading this one (DuckDB and gRPC both release the GIL). Errors of the
     source surface here, in the consumer; closing this generator stops the producer."""
