@@ -74,7 +74,7 @@ def generate(
         raise GenerateError(f"--out {out_dir} exists and is not a folder; choose another path")
     started = time.perf_counter()
     written, truth = generate_history(options, out_dir)
-    counts = truth._counts()
+    counts = truth.counts()
     names = {
         "ndjson": ("objects.ndjson",),
         "records": ("records.ndjson",),

@@ -13,16 +13,16 @@ import itertools
 import json
 import random
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from etl.synth import conventions
 from etl.synth.clock import day_start, rfc3339, rfc3339_micro
-from etl.synth.derive import result_name
+from etl.synth.conventions import Commit
 from etl.synth.model import (
-    STANDALONE_TASKS,
+    STREAK_LENGTH,
     Organisation,
     PipelineDef,
     StandaloneTaskDef,
@@ -35,6 +35,7 @@ from etl.synth.simulate import (
     PIPELINE_FAILURE_MODES,
     STANDALONE_FAILURE_MODES,
     VALIDATION_REASONS,
+    Attempt,
     PipelineRunSim,
     SimContext,
     TaskRunSim,
@@ -90,16 +91,6 @@ class GenerateOptions:
     namespaces: int = 4
     v1beta1_share: float = 0.2
     fmt: str = "both"
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    author: str
-    email: str
-    message: str
-    timestamp: int
-    event_type: str
 
 
 @dataclass
@@ -366,8 +357,6 @@ class HistoryGenerator:
         if pipeline.streak_from_day is None or at > self.now - QUIET_TAIL_S:
             return None
         if state.streak_left == -1 and at >= pipeline.streak_from_day * DAY:
-            from etl.synth.model import STREAK_LENGTH
-
             state.streak_left = STREAK_LENGTH
         if state.streak_left > 0:
             return "step_error"
@@ -410,7 +399,7 @@ class HistoryGenerator:
             if event.original_params is not None
             else self._run_params(pipeline, commit, event)
         )
-        meta.pipeline_ref = _pipeline_ref(pipeline)
+        meta.pipeline_ref = conventions.pipeline_ref(pipeline)
         meta.embed_spec = rng.random() < 0.3
         meta.managed_fields = rng.random() < 0.1
         self.resource_version += rng.randint(1, 40)
@@ -441,7 +430,7 @@ class HistoryGenerator:
         else:
             labels, annotations = {}, {}
             if pipeline.ref_style == "pac" and pipeline.repo is not None and commit is not None:
-                labels, annotations = _pac_labels(pipeline, commit, event.kind == "retrigger")
+                labels, annotations = conventions.pac_labels(pipeline, commit, event.kind == "retrigger")
             elif pipeline.ref_style != "inline":
                 labels = {
                     "triggers.tekton.dev/eventlistener": "image-events"
@@ -458,7 +447,7 @@ class HistoryGenerator:
     ) -> list[tuple[str, object]]:
         params: list[tuple[str, object]] = []
         if pipeline.repo is not None and commit is not None:
-            params.extend(_source_params(pipeline, commit))
+            params.extend(conventions.source_params(pipeline, commit))
             params.append(("event-type", commit.event_type))
         if pipeline.kind == "build":
             params.append(
@@ -511,16 +500,16 @@ class HistoryGenerator:
         build_ok = any(tr.task.builds_image and tr.final.status == "True" for tr in sim.task_runs)
         results: list[tuple[str, object]] = []
         if commit is not None and clone_ok and pipeline.repo is not None:
-            results.extend(_source_results(pipeline, commit))
+            results.extend(conventions.source_results(pipeline, commit))
         if sim.status == "True":
             if artifacts:
-                results.extend(_artifact_results(artifacts, commit, pipeline.index))
-            results.extend(_summary_results(pipeline, event))
+                results.extend(conventions.artifact_results(artifacts, commit, pipeline.index))
+            results.extend(conventions.summary_results(pipeline, event.digests))
         meta.results = results
         if sim.end is not None:
             meta.annotations = {**meta.annotations, **self._chains(sim.status == "True" and bool(artifacts))}
         if self.rng.random() < 0.25:
-            rname = _result_for(meta, None)
+            rname = conventions.result_for(meta, None)
             meta.annotations = {
                 **meta.annotations,
                 "results.tekton.dev/result": rname,
@@ -601,8 +590,8 @@ class HistoryGenerator:
             namespace=owner.namespace,
             labels=labels,
             annotations=annotations,
-            params=_task_params(tr.task, pipeline, commit, owner.params),
-            results=_task_results(tr.task, pipeline, commit, artifacts, self.rng),
+            params=conventions.task_params(tr.task, pipeline, commit, owner.params),
+            results=conventions.task_results(tr.task, pipeline, commit, artifacts, self.rng),
             resource_version=str(self.resource_version),
             managed_fields=self.rng.random() < 0.1,
             embed_spec=self.rng.random() < 0.3,
@@ -623,7 +612,7 @@ class HistoryGenerator:
         else:
             update_time = max(create_time, (start or created) + rng.uniform(0.5, 3.0))
         owner = (obj["metadata"].get("ownerReferences") or [{}])[0].get("uid")
-        rname = _result_for(meta, owner)
+        rname = conventions.result_for(meta, owner)
         head = (
             '{"name":"' + f"{rname}/records/{meta.uid}" + '","uid":"' + self.ctx.uid()
             + '","type":"' + f"{meta.api_version}.{obj['kind']}" + '","create_time":"' + rfc3339_micro(create_time)
@@ -821,8 +810,6 @@ class HistoryGenerator:
         name = f"{standalone.task.name}-" + "".join(rng.choices(NAME_ALPHABET, k=5))
         tr = simulate_standalone(self.ctx, standalone.task, name, standalone.namespace, at, mode)
         if event.mode == "pending" and not tr.pending:
-            from etl.synth.simulate import Attempt
-
             tr.attempts = [Attempt("", -1, None, [], "Unknown", "Pending", "Pending")]
         api = V1BETA1 if rng.random() < self.options.v1beta1_share else V1
         labels = {
@@ -887,217 +874,7 @@ def _adhoc_pipeline(namespace: str) -> PipelineDef:
     )  # fmt: skip
 
 
-def _result_for(meta: RunMeta, owner_uid: str | None) -> str:
-    event_id = meta.labels.get("triggers.tekton.dev/triggers-eventid")
-    if event_id:
-        return f"{meta.namespace}/results/{event_id}"
-    return f"{meta.namespace}/results/{owner_uid or meta.uid}"
-
-
-def _pipeline_ref(pipeline: PipelineDef) -> dict[str, object] | None:
-    style, name = pipeline.ref_style, pipeline.name
-    if style == "ref":
-        return {"name": name}
-    if style == "resolver-git":
-        return {
-            "resolver": "git",
-            "params": [
-                {"name": "url", "value": f"https://github.com/acme-{pipeline.namespace}/pipelines.git"},
-                {"name": "revision", "value": "main"},
-                {"name": "pathInRepo", "value": f"pipelines/{name}.yaml"},
-            ],
-        }
-    if style == "resolver-bundles":
-        return {
-            "resolver": "bundles",
-            "params": [
-                {"name": "bundle", "value": f"quay.io/acme-{pipeline.namespace}/pipelines:{name}-v3"},
-                {"name": "name", "value": name},
-                {"name": "kind", "value": "pipeline"},
-            ],
-        }
-    if style == "resolver-hub":
-        return {
-            "resolver": "hub",
-            "params": [
-                {"name": "catalog", "value": "acme-catalog"},
-                {"name": "kind", "value": "pipeline"},
-                {"name": "name", "value": name},
-                {"name": "version", "value": "0.3"},
-            ],
-        }
-    if style == "resolver-cluster":
-        return {
-            "resolver": "cluster",
-            "params": [
-                {"name": "kind", "value": "pipeline"},
-                {"name": "name", "value": name},
-                {"name": "namespace", "value": "shared-pipelines"},
-            ],
-        }
-    return None
-
-
-def _pac_labels(pipeline: PipelineDef, commit: Commit, retest: bool) -> tuple[dict[str, str], dict[str, str]]:
-    repo = pipeline.repo
-    assert repo is not None
-    event = commit.event_type
-    labels = {
-        "app.kubernetes.io/managed-by": "pipelinesascode.tekton.dev",
-        "pipelinesascode.tekton.dev/sha": commit.sha,
-        "pipelinesascode.tekton.dev/event-type": "retest-comment" if retest else event,
-        "pipelinesascode.tekton.dev/repository": repo.name,
-        "pipelinesascode.tekton.dev/original-prname": pipeline.name,
-        "pipelinesascode.tekton.dev/url-org": repo.org,
-        "pipelinesascode.tekton.dev/url-repository": repo.name,
-        "pipelinesascode.tekton.dev/sender": commit.email.split("@")[0].replace(".", "-"),
-        "pipelinesascode.tekton.dev/branch": "main",
-        "pipelinesascode.tekton.dev/state": "completed",
-    }
-    url = repo.canonical_url if repo.host_form == "ssh" else repo.written_url.rstrip("/")
-    annotations = {
-        "pipelinesascode.tekton.dev/repo-url": url,
-        "pipelinesascode.tekton.dev/sha-title": commit.message,
-        "pipelinesascode.tekton.dev/sha-url": f"{repo.canonical_url}/commit/{commit.sha}",
-        "pipelinesascode.tekton.dev/git-provider": repo.host.split(".")[0],
-        "pipelinesascode.tekton.dev/on-event": f"[{event}]",
-        "pipelinesascode.tekton.dev/on-target-branch": "[main]",
-        "pipelinesascode.tekton.dev/max-keep-runs": "5",
-    }
-    return labels, annotations
-
-
-def _source_params(pipeline: PipelineDef, commit: Commit) -> list[tuple[str, object]]:
-    repo = pipeline.repo
-    assert repo is not None
-    url, sha, style = repo.written_url, commit.sha, pipeline.source_style
-    if pipeline.ref_style == "pac":
-        return [("repo_url", url), ("revision", sha)]
-    if style == "results":
-        return [("git-url", url), ("revision", sha)]
-    if style == "params":
-        return [("repo-url", url), ("revision", sha)]
-    if style == "chains":
-        return [("repo_url", url), ("revision", "main")]
-    if style == "git-url":
-        return [("git-url", url), ("revision", "main")]
-    if style == "clone-only":
-        return [("source-repository", url), ("source-branch", "main")]
-    if style == "upper-params":
-        return [("REPO_URL", url), ("REPO_COMMIT", sha)]
-    if style == "commit-sha":
-        return [("repo_url", url), ("git-revision", "main"), ("commit-sha", sha)]
-    return [("url", url), ("commit", sha)]
-
-
-def _source_results(pipeline: PipelineDef, commit: Commit) -> list[tuple[str, object]]:
-    repo = pipeline.repo
-    assert repo is not None
-    if pipeline.source_style == "results":
-        sha = commit.sha.upper() if pipeline.index % 4 == 0 else commit.sha
-        return [
-            ("REPO_URL", repo.written_url),
-            ("REPO_COMMIT", sha),
-            ("COMMIT_AUTHOR", commit.author),
-            ("COMMIT_AUTHOR_EMAIL", commit.email),
-            ("COMMIT_MESSAGE", commit.message),
-            ("COMMIT_TIMESTAMP", rfc3339(commit.timestamp)),
-            ("TRIGGER", commit.event_type),
-        ]
-    if pipeline.source_style == "chains":
-        return [
-            ("CHAINS-GIT_URL", repo.written_url),
-            ("CHAINS-GIT_COMMIT", commit.sha),
-            ("COMMIT_TIMESTAMP", rfc3339(commit.timestamp)),
-        ]
-    return []
-
-
-def _artifact_results(
-    artifacts: list[tuple[str, str, str, str]], commit: Commit | None, index: int
-) -> list[tuple[str, object]]:
-    results: list[tuple[str, object]] = []
-    tag = f":{commit.sha[:7]}" if commit is not None and index % 2 == 0 else ""
-    kinds = {prefix for prefix, _, _, _ in artifacts}
-    if len(artifacts) == 2 and kinds == {"app", "debug"}:
-        sep = ",\n" if artifacts[0][2][-1] in "01234567" else ", "  # both forms, stable within one run
-        return [("IMAGES", sep.join(f"{uri}@{digest}" for _, uri, digest, _ in artifacts))]
-    for prefix, uri, digest, kind in artifacts:
-        if kind == "artifact" and prefix == "IMAGE":
-            results.append(
-                ("IMAGE_ARTIFACT_OUTPUTS", {"uri": uri, "digest": digest, "isBuildArtifact": "true"})
-            )
-        elif kind == "artifact":
-            results.extend([("ARTIFACT_URI", uri), ("ARTIFACT_DIGEST", digest)])
-        elif prefix:
-            results.extend([(f"{prefix}-IMAGE_URL", f"{uri}{tag}"), (f"{prefix}-IMAGE_DIGEST", digest)])
-        else:
-            results.extend([("IMAGE_URL", f"{uri}{tag}"), ("IMAGE_DIGEST", digest)])
-    return results
-
-
-def _summary_results(pipeline: PipelineDef, event: Event) -> list[tuple[str, object]]:
-    if pipeline.kind == "ci":
-        return [("TEST_SUMMARY", {"passed": "412", "failed": "0", "skipped": "3"})]
-    if pipeline.kind == "scan" and event.digests:
-        uri, digest = event.digests[0]
-        results: list[tuple[str, object]] = [("SCAN_SUMMARY", {"critical": "0", "high": "2"})]
-        if pipeline.index % 2 == 0:
-            results.append(("SOURCE_ARTIFACT_INPUTS", {"uri": uri, "digest": digest}))
-        return results
-    if pipeline.kind == "deploy":
-        return [("DEPLOYED_REVISION", "v1." + str(pipeline.index)), ("ENVIRONMENTS", ["staging"])]
-    return []
-
-
-def _task_params(
-    task: TaskDef, pipeline: PipelineDef, commit: Commit | None, run_params: list[tuple[str, object]]
-) -> list[tuple[str, object]]:
-    if task.git_clone and pipeline.repo is not None:
-        revision = (
-            commit.sha
-            if commit is not None and pipeline.source_style not in ("git-url", "clone-only", "chains")
-            else "main"
-        )
-        return [("url", pipeline.repo.written_url), ("revision", revision), ("depth", "1")]
-    if task.builds_image and pipeline.repo is not None:
-        tag = commit.sha[:7] if commit else "latest"
-        return [
-            ("IMAGE", f"{pipeline.repo.image_repo}:{tag}"),
-            ("DOCKERFILE", "./Dockerfile"),
-            ("BUILD_ARGS", ["CGO_ENABLED=0"]),
-        ]
-    consumed = [(n, v) for n, v in run_params if n in ("image", "images")]
-    return consumed or [("args", ["--verbose"])]
-
-
-def _task_results(
-    task: TaskDef,
-    pipeline: PipelineDef,
-    commit: Commit | None,
-    artifacts: list[tuple[str, str, str, str]],
-    rng: random.Random,
-) -> list[tuple[str, object]]:
-    if task.git_clone and pipeline.repo is not None and commit is not None:
-        return [
-            ("url", pipeline.repo.written_url),
-            ("commit", commit.sha),
-            ("committer-date", str(commit.timestamp)),
-        ]
-    if task.builds_image and artifacts:
-        return _artifact_results(artifacts, commit, pipeline.index)
-    if task.name in ("unit-test", "integration-test"):
-        return [
-            ("TEST_OUTPUT", {"result": "SUCCESS", "successes": str(rng.randint(50, 900)), "failures": "0"})
-        ]
-    if task.name == "lint":
-        return [("CHANGED_FILES", ["cmd/main.go", "internal/handler.go"])]
-    return []
-
-
-def generate_history(
-    options: GenerateOptions, out_dir: Path, on_progress: Callable[[int], None] | None = None
-) -> tuple[int, GroundTruth]:
+def generate_history(options: GenerateOptions, out_dir: Path) -> tuple[int, GroundTruth]:
     """Write the chosen files into out_dir (via temporary names, replaced at the end); returns objects written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {"objects": out_dir / "objects.ndjson", "records": out_dir / "records.ndjson"}
@@ -1123,6 +900,3 @@ def generate_history(
             handle.close()
         for temp in temps.values():
             temp.unlink(missing_ok=True)
-
-
-_ = result_name, STANDALONE_TASKS  # re-exported helpers used by tests

@@ -379,7 +379,7 @@ class GroundTruth:
             out.write("{\n")
             self._field(out, "schema_version", 1)
             self._field(out, "parameters", self.parameters)
-            self._field(out, "counts", self._counts())
+            self._field(out, "counts", self.counts())
             self._field(out, "newest_completed_at", self.newest_completed or None)
             self._field(out, "pipelines", self._pipeline_rows())
             self._field(out, "regressions", self.regressions)
@@ -411,7 +411,7 @@ class GroundTruth:
             first = False
         out.write("\n],\n")
 
-    def _counts(self) -> dict[str, Any]:
+    def counts(self) -> dict[str, Any]:
         pipeline_runs = sum(self.by_kind_api["PipelineRun"].values())
         task_runs = sum(self.by_kind_api["TaskRun"].values())
         return {
