@@ -193,6 +193,9 @@ class HistoryGenerator:
             "history_start": rfc3339(self.start),
             "history_end": rfc3339(self.now),
             "cluster": "default",
+            # Flaky figures cover the whole history, which equals the marts' window (dbt var flaky_window_days,
+            # default 30, counted back from the newest completion) only when the history is no longer than it.
+            "flaky_truth_matches_window_days": o.days,
         }
 
     def _declare_truths(self) -> None:

@@ -9,7 +9,7 @@ ground_truth.json schema (all uids are `metadata.uid`; times RFC 3339 UTC; clust
 
     schema_version        1
     parameters            {seed, days, pipelines, runs_per_day, namespaces, v1beta1_share, end_date,
-                           history_start, history_end, cluster}
+                           history_start, history_end, cluster, flaky_truth_matches_window_days}
     counts                {objects, pipeline_runs, task_runs, standalone_task_runs, child_task_runs,
                            by_kind_api_version {kind: {apiVersion: n}},
                            by_status {kind: {status: n}}        status as data-model.md (succeeded, failed,
@@ -37,7 +37,8 @@ ground_truth.json schema (all uids are `metadata.uid`; times RFC 3339 UTC; clust
     downstream            {digest: [uids of PipelineRuns whose params carry the digest]}
     reused_names          [{namespace, name, uids}]  run names emitted more than once (earlier run deleted)
 
-Flaky figures cover the whole history: they equal the marts' for histories of at most `flaky_window_days` (30).
+Flaky figures cover the whole history: they equal the marts' when `flaky_window_days` (dbt var, default 30) is at
+least `parameters.flaky_truth_matches_window_days` (the history's length in days).
 """
 
 from __future__ import annotations
