@@ -47,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.flaky_window_days < 1:
+        raise ConfigError(f"--flaky-window-days must be at least 1 (got {args.flaky_window_days})")
     paths = resolve_home(args.home)
     config = load_sources_config(config_file_for(paths, args.config)) if args.deliver else None
     if config is not None and not configured_channels(config.delivery):
