@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,34 +64,51 @@ def _snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {table: sorted(query(db, f"select * from marts.{table}"), key=repr) for table in CORE_MARTS}
 
 
+N2_STATUS_SQL = "select status from marts.fct_pipeline_runs where pipeline_run_uid = 'uid-n2'"
+
+
+def _query_in_another_process(db: Path, sql: str) -> list[list[Any]]:
+    """A reader in its own process, as Streamlit or an analyst would be (duckdb caches open files per process)."""
+    code = (
+        "import duckdb, json, sys; "
+        "con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(json.dumps(con.execute(sys.argv[2]).fetchall()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(db), sql], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
 @pytest.fixture(scope="module")
-def incremental_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def incremental_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Build, keep a reader open on the published file, land late updates, build incrementally again."""
     paths = WarehousePaths(tmp_path_factory.mktemp("incremental") / "home").ensure()
     make_raw_warehouse(paths.warehouse_db, all_objects())
     run_build(paths, select=CORE_SELECTION)
     reader = duckdb.connect(str(paths.serving_db), read_only=True)
-    make_raw_warehouse(paths.warehouse_db, _late_updates())
-    second = run_build(paths, select=CORE_SELECTION)
     try:
-        yield {"paths": paths, "reader": reader, "second": second}
+        before = reader.execute(N2_STATUS_SQL).fetchall()
+        make_raw_warehouse(paths.warehouse_db, _late_updates())
+        second = run_build(paths, select=CORE_SELECTION)
+        seen = {
+            "old_reader": reader.execute(N2_STATUS_SQL).fetchall(),
+            "old_reader_runs": reader.execute("select count(*) from marts.fct_pipeline_runs").fetchall(),
+            "new_reader": _query_in_another_process(paths.serving_db, N2_STATUS_SQL),
+        }
     finally:
         reader.close()
+    return {"paths": paths, "second": second, "before": before, **seen}
 
 
 @pytest.mark.slow
 def test_open_reader_keeps_old_snapshot_while_build_publishes(incremental_home: dict[str, Any]) -> None:
-    paths, reader = incremental_home["paths"], incremental_home["reader"]
+    paths = incremental_home["paths"]
     assert incremental_home["second"].published == paths.serving_db
-    old = reader.execute(
-        "select status from marts.fct_pipeline_runs where pipeline_run_uid = 'uid-n2'"
-    ).fetchall()
-    assert old == [("running",)]
-    assert reader.execute("select count(*) from marts.fct_pipeline_runs").fetchall() == [(5,)]
-    new = query(
-        paths.serving_db, "select status from marts.fct_pipeline_runs where pipeline_run_uid = 'uid-n2'"
-    )
-    assert new == [("succeeded",)]
+    assert incremental_home["before"] == [("running",)]
+    assert incremental_home["old_reader"] == [("running",)]
+    assert incremental_home["old_reader_runs"] == [(5,)]
+    assert incremental_home["new_reader"] == [["succeeded"]]
     assert not list(paths.home.glob("tekton.duckdb.tmp-*"))
 
 
