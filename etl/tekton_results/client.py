@@ -530,7 +530,7 @@ class ResultsClient:
                     ) from None
                 delay = min(self.config.backoff_max_s, self.config.backoff_initial_s * 2**attempt)
                 delay *= random.uniform(0.5, 1.0)
-                log.warning("%s failed (%s); retry %d in %.1fs", what, exc.reason, attempt + 1, delay)
+                log.info("%s failed (%s); retry %d in %.1fs", what, exc.reason, attempt + 1, delay)
                 time.sleep(delay)
                 attempt += 1
                 self.retries += 1

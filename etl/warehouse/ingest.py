@@ -360,7 +360,7 @@ def _run_logged(
         pull()
     except WarehouseError as exc:
         run.status, run.message = "failed", str(exc)
-        log.error("%s", run.summary())
+        log.info("%s", run.summary())
     if run.reconciliation:
         short = [row for row in run.reconciliation if row.missing]
         run.message = run.message or (
