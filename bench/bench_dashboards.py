@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.common import WORK_DIR, ensure_history, python_cmd, run_measured, write_section
 
 OBJECTS = 1_000_000
-REPEATS = 7
+REPEATS = 3
 TARGET_MS = 300.0
 
 
