@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards import data
 from etl.build import run_build
 from etl.config import WarehousePaths
 
@@ -66,6 +67,7 @@ def _app(page: str) -> AppTest:
 
 
 def _one(path: Path, text: str) -> tuple:
+    data.close_readers()  # DuckDB shares one instance per path in a process: read the file as it is now
     con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(text).fetchone()
