@@ -84,8 +84,10 @@ def open_readonly(path: str | Path) -> duckdb.DuckDBPyConnection:
     """A short-lived read-only connection that cannot touch other files or loosen its own settings."""
     con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
     # Days are UTC days everywhere (data-model.md); the lock stops the SQL page from undoing any of this.
-    con.execute("SET GLOBAL TimeZone = 'UTC'")
-    con.execute("SET GLOBAL lock_configuration = true")
+    # DuckDB shares one database instance per path in a process: a second open gets the already locked instance.
+    if not con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        con.execute("SET GLOBAL lock_configuration = true")
     return con
 
 
