@@ -718,10 +718,10 @@ _FAILURES = f"""
         SELECT f.*, coalesce(p.pipeline_run_name, t.task_run_name) AS run_name,
                coalesce(p.completed_at, p.created_at, t.completed_at, t.created_at) AS failed_at
         FROM marts.fct_failures f
-        LEFT JOIN marts.fct_pipeline_runs p
-          ON f.run_kind = 'PipelineRun' AND p.cluster = f.cluster AND p.pipeline_run_uid = f.run_uid
-        LEFT JOIN marts.fct_task_runs t
-          ON f.run_kind = 'TaskRun' AND t.cluster = f.cluster AND t.task_run_uid = f.run_uid
+        -- Equality-only conditions keep these hash joins (a one-sided condition makes DuckDB loop); uids
+        -- never repeat across kinds, so no kind test is needed.
+        LEFT JOIN marts.fct_pipeline_runs p ON p.cluster = f.cluster AND p.pipeline_run_uid = f.run_uid
+        LEFT JOIN marts.fct_task_runs t ON t.cluster = f.cluster AND t.task_run_uid = f.run_uid
         WHERE {scope_sql("f")}
     ), scoped AS (
         SELECT * FROM failures WHERE CAST(failed_at AS DATE) BETWEEN $start AND $end
