@@ -44,6 +44,10 @@ def prepare_dagster_home(paths: WarehousePaths) -> Path:
     return home
 
 
+# Every event still goes to the instance's event log (the UI shows it); only the terminal is spared the DEBUG stream.
+QUIET_CONSOLE = {"console": {"config": {"log_level": "WARNING"}}}
+
+
 def materialize_runs(
     paths: WarehousePaths, *, config_path: Path | None = None, deliver: bool = False
 ) -> MaterializeOutcome:
@@ -59,7 +63,7 @@ def materialize_runs(
     definitions = defs()
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         build = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance, raise_on_error=False
+            instance=instance, run_config=dg.RunConfig(loggers=QUIET_CONSOLE), raise_on_error=False
         )
         if not build.success:
             log.error("the %s run %s failed; see the Dagster UI", INGEST_JOB, build.run_id)
@@ -71,7 +75,9 @@ def materialize_runs(
         summary = summary_job.execute_in_process(
             instance=instance,
             partition_key=day.isoformat(),
-            run_config=dg.RunConfig(ops={"reports__daily_summary": {"config": {"deliver": deliver}}}),
+            run_config=dg.RunConfig(
+                ops={"reports__daily_summary": {"config": {"deliver": deliver}}}, loggers=QUIET_CONSOLE
+            ),
             raise_on_error=False,
         )
         return MaterializeOutcome(summary.success, (build.run_id, summary.run_id), day)
