@@ -125,6 +125,34 @@
     end
 {%- endmacro %}
 
+{#- data-model.md "Code source": the params that may name a run's repository and its commit, in precedence
+    order. One list for PipelineRuns and standalone TaskRuns alike. -#}
+{% macro repo_url_param_names() -%}
+    {{ return(['REPO_URL', 'repo-url', 'repo_url', 'git-url', 'url']) }}
+{%- endmacro %}
+
+{% macro commit_param_names() -%}
+    {{ return(['REPO_COMMIT', 'revision', 'git-revision', 'commit', 'commit-sha']) }}
+{%- endmacro %}
+
+{#- `max(...) as <prefix>_<n>` for each param of `names`, n following the precedence order. -#}
+{% macro pivot_params(names, prefix, condition='true') -%}
+    {%- for name in names %}
+        max(case when name = '{{ name }}' and {{ condition }} then value end) as {{ prefix }}_{{ loop.index }}
+        {{- "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- `alias.<prefix>_1, alias.<prefix>_2, ...`: the pivoted params in precedence order, for a coalesce. -#}
+{% macro pivoted_params(names, alias, prefix) -%}
+    {%- for name in names %}{{ alias }}.{{ prefix }}_{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
+{%- endmacro %}
+
+{#- `'a', 'b', ...` for an IN list. -#}
+{% macro quoted_list(names) -%}
+    '{{ names | join("', '") }}'
+{%- endmacro %}
+
 {#- A commit given as a param counts only when it looks like one: 7 to 40 hex digits. -#}
 {% macro is_hex_commit(value) -%}
     regexp_full_match({{ value }}, '[0-9A-Fa-f]{7,40}')

@@ -45,20 +45,10 @@ run_params as (
     select
         cluster,
         run_uid,
-        max(case when name = 'REPO_URL' then value end) as param_repo_url_upper,
-        max(case when name = 'repo-url' then value end) as param_repo_url_dash,
-        max(case when name = 'repo_url' then value end) as param_repo_url_underscore,
-        max(case when name = 'git-url' then value end) as param_git_url,
-        max(case when name = 'url' then value end) as param_url,
-        {%- for name in ['REPO_COMMIT', 'revision', 'git-revision', 'commit', 'commit-sha'] %}
-        max(case when name = '{{ name }}' and {{ is_hex_commit('value') }} then value end)
-            as param_commit_{{ loop.index }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ pivot_params(repo_url_param_names(), 'param_url') }},
+        {{ pivot_params(commit_param_names(), 'param_commit', is_hex_commit('value')) }}
     from param_values
-    where name in (
-        'REPO_URL', 'repo-url', 'repo_url', 'git-url', 'url',
-        'REPO_COMMIT', 'revision', 'git-revision', 'commit', 'commit-sha'
-    )
+    where name in ({{ quoted_list(repo_url_param_names() + commit_param_names()) }})
     group by cluster, run_uid
 ),
 
@@ -94,14 +84,14 @@ child_source as (
 select
     pr.cluster,
     pr.pipeline_run_uid,
-    {{ normalize_repo_url("coalesce(
-        res.result_repo_url, res.result_chains_git_url,
-        par.param_repo_url_upper, par.param_repo_url_dash, par.param_repo_url_underscore, par.param_git_url,
-        par.param_url, pr.pac_repo_url, child.child_url
-    )") }} as repo_url,
+    {{ normalize_repo_url(
+        "coalesce(res.result_repo_url, res.result_chains_git_url, "
+        ~ pivoted_params(repo_url_param_names(), 'par', 'param_url')
+        ~ ", pr.pac_repo_url, child.child_url)"
+    ) }} as repo_url,
     lower(coalesce(
         res.result_repo_commit, res.result_chains_git_commit,
-        par.param_commit_1, par.param_commit_2, par.param_commit_3, par.param_commit_4, par.param_commit_5,
+        {{ pivoted_params(commit_param_names(), 'par', 'param_commit') }},
         pr.pac_sha, child.child_commit
     )) as commit_sha,
     {{ to_utc_timestamp('res.commit_timestamp') }} as commit_at,

@@ -31,10 +31,7 @@ task_params as (
         and standalone_task_runs.task_run_uid = params.run_uid
     where params.run_kind = 'TaskRun'
         and params.value_json like '"%'
-        and params.name in (
-            'REPO_URL', 'repo-url', 'repo_url', 'git-url', 'url',
-            'REPO_COMMIT', 'revision', 'git-revision', 'commit', 'commit-sha'
-        )
+        and params.name in ({{ quoted_list(repo_url_param_names() + commit_param_names()) }})
 ),
 
 result_source as (
@@ -56,13 +53,8 @@ param_source as (
     select
         cluster,
         run_uid,
-        {%- for name in ['REPO_URL', 'repo-url', 'repo_url', 'git-url', 'url'] %}
-        max(case when name = '{{ name }}' then value end) as url_param_{{ loop.index }},
-        {%- endfor %}
-        {%- for name in ['REPO_COMMIT', 'revision', 'git-revision', 'commit', 'commit-sha'] %}
-        max(case when name = '{{ name }}' and {{ is_hex_commit('value') }} then value end)
-            as commit_param_{{ loop.index }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ pivot_params(repo_url_param_names(), 'url_param') }},
+        {{ pivot_params(commit_param_names(), 'commit_param', is_hex_commit('value')) }}
     from task_params
     group by cluster, run_uid
 ),
@@ -79,14 +71,14 @@ standalone_runs as (
         task_runs.order_at,
         task_runs.completed_at,
         task_runs.is_signed,
-        {{ normalize_repo_url("coalesce(
-            res.repo_url_result, res.chains_git_url_result,
-            par.url_param_1, par.url_param_2, par.url_param_3, par.url_param_4, par.url_param_5,
-            res.clone_url_result
-        )") }} as repo_url,
+        {{ normalize_repo_url(
+            "coalesce(res.repo_url_result, res.chains_git_url_result, "
+            ~ pivoted_params(repo_url_param_names(), 'par', 'url_param')
+            ~ ", res.clone_url_result)"
+        ) }} as repo_url,
         lower(coalesce(
             res.repo_commit_result, res.chains_git_commit_result,
-            par.commit_param_1, par.commit_param_2, par.commit_param_3, par.commit_param_4, par.commit_param_5,
+            {{ pivoted_params(commit_param_names(), 'par', 'commit_param') }},
             res.clone_commit_result
         )) as commit_sha,
         {{ to_utc_timestamp('res.commit_timestamp') }} as commit_at
