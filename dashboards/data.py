@@ -201,15 +201,6 @@ def scope_sql(alias: str = "") -> str:
     )
 
 
-def run_day_sql(alias: str = "") -> str:
-    """The UTC day a run counts on: its completion, or its creation when it never completed (data-model.md)."""
-    p = f"{alias}." if alias else ""
-    return f"CAST(coalesce({p}completed_at, {p}created_at) AS DATE)"
-
-
-TERMINAL = "('succeeded', 'failed', 'timed_out', 'cancelled')"
-
-
 def pipeline_catalog(snapshot: Snapshot) -> pd.DataFrame:
     """Every (cluster, namespace, pipeline_name), for the filter boxes."""
     return query(
@@ -262,44 +253,38 @@ def _none_if_nan(value: Any) -> Any:
 
 
 def kpis(snapshot: Snapshot, filters: Filters) -> Kpis:
-    """The overview's KPI row for the filters' scope and period."""
-    params = filters.params()
-    counts = query(
+    """The overview's KPI row for the filters' scope and period, in one round trip."""
+    row = query(
         snapshot,
         f"""
-        SELECT coalesce(sum(runs), 0) AS runs,
-               sum(succeeded) / nullif(sum(succeeded) + sum(failed) + sum(timed_out), 0) AS success_rate
-        FROM marts.agg_pipeline_daily
-        WHERE {scope_sql()} AND day BETWEEN $start AND $end
+        SELECT
+            (SELECT coalesce(sum(runs), 0) FROM marts.agg_pipeline_daily
+             WHERE {scope_sql()} AND day BETWEEN $start AND $end) AS runs,
+            (SELECT sum(succeeded) / nullif(sum(succeeded) + sum(failed) + sum(timed_out), 0)
+             FROM marts.agg_pipeline_daily WHERE {scope_sql()} AND day BETWEEN $start AND $end) AS success_rate,
+            (SELECT max(slo_target) FROM marts.agg_reliability_daily) AS slo,
+            -- Period percentiles need the runs themselves: the narrow, day-sorted read model, not fct_pipeline_runs
+            -- (whose per-row timestamptz -> date conversion dominated this query at 1M objects).
+            p.duration_p95_s, p.queue_p95_s,
+            (SELECT count(*) FROM marts.fct_flaky_pipelines WHERE {scope_sql()} AND is_flaky) AS flaky
+        FROM (
+            SELECT quantile_cont(duration_s, 0.95) AS duration_p95_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
+            FROM marts.fct_pipeline_run_days WHERE {scope_sql()} AND day BETWEEN $start AND $end
+        ) p
         """,
-        **params,
-    )
-    slo = query(snapshot, "SELECT max(slo_target) AS slo FROM marts.agg_reliability_daily")
-    percentiles = query(
-        snapshot,
-        f"""
-        SELECT quantile_cont(duration_s, 0.95) AS duration_p95_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
-        FROM marts.fct_pipeline_runs
-        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
-        """,
-        **params,
-    )
-    flaky = query(
-        snapshot,
-        f"SELECT count(*) AS n FROM marts.fct_flaky_pipelines WHERE {scope_sql()} AND is_flaky",
-        **params,
-    )
-    slo_target = _none_if_nan(slo.at[0, "slo"]) or DEFAULT_SLO
-    success_rate = _none_if_nan(counts.at[0, "success_rate"])
+        **filters.params(),
+    ).iloc[0]
+    slo_target = _none_if_nan(row["slo"]) or DEFAULT_SLO
+    success_rate = _none_if_nan(row["success_rate"])
     burn = None if success_rate is None else (1 - success_rate) / (1 - slo_target)
     return Kpis(
-        runs=int(counts.at[0, "runs"]),
+        runs=int(row["runs"]),
         success_rate=success_rate,
         slo_target=float(slo_target),
         error_budget_burn=burn,
-        duration_p95_s=_none_if_nan(percentiles.at[0, "duration_p95_s"]),
-        queue_p95_s=_none_if_nan(percentiles.at[0, "queue_p95_s"]),
-        flaky_pipelines=int(flaky.at[0, "n"]),
+        duration_p95_s=_none_if_nan(row["duration_p95_s"]),
+        queue_p95_s=_none_if_nan(row["queue_p95_s"]),
+        flaky_pipelines=int(row["flaky"]),
     )
 
 
@@ -321,16 +306,16 @@ def daily_totals(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
 
 def regressions_on(snapshot: Snapshot, filters: Filters, day: date) -> pd.DataFrame:
     """Runs whose transition on `day` was `regressed` (previous succeeded, this one failing)."""
+    # fct_pipeline_run_days carries the fct_run_comparisons columns beside the run's day: no join, no conversion.
     return query(
         snapshot,
         f"""
-        SELECT c.cluster, c.namespace, c.pipeline_name, p.pipeline_run_name, c.pipeline_run_uid,
-               c.status, c.previous_run_uid, c.previous_status, c.commit_changed, c.duration_s,
-               p.commit_sha, p.completed_at
-        FROM marts.fct_run_comparisons c
-        JOIN marts.fct_pipeline_runs p ON p.cluster = c.cluster AND p.pipeline_run_uid = c.pipeline_run_uid
-        WHERE {scope_sql("c")} AND c.transition = 'regressed' AND {run_day_sql("p")} = $day
-        ORDER BY p.completed_at DESC, c.pipeline_run_uid
+        SELECT cluster, namespace, pipeline_name, pipeline_run_name, pipeline_run_uid,
+               status, previous_run_uid, previous_status, commit_changed, duration_s,
+               commit_sha, completed_at
+        FROM marts.fct_pipeline_run_days
+        WHERE {scope_sql()} AND transition = 'regressed' AND day = $day
+        ORDER BY completed_at DESC, pipeline_run_uid
         """,
         **filters.params(),
         day=day,
@@ -368,13 +353,13 @@ def trend_series(snapshot: Snapshot, filters: Filters, group_by: str) -> pd.Data
     return query(
         snapshot,
         f"""
-        SELECT {run_day_sql()} AS day, {group} AS grp, count(*) AS runs,
+        SELECT day, {group} AS grp, count(*) AS runs,
                count(*) FILTER (WHERE status = 'succeeded')
                  / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out')), 0) AS success_rate,
                quantile_cont(duration_s, 0.5) AS duration_p50_s, quantile_cont(duration_s, 0.95) AS duration_p95_s,
                quantile_cont(queue_s, 0.5) AS queue_p50_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
-        FROM marts.fct_pipeline_runs
-        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
+        FROM marts.fct_pipeline_run_days
+        WHERE {scope_sql()} AND day BETWEEN $start AND $end
         GROUP BY ALL ORDER BY day, grp
         """,
         **filters.params(),
@@ -388,18 +373,15 @@ def period_changes(snapshot: Snapshot, filters: Filters, group_by: str) -> pd.Da
     return query(
         snapshot,
         f"""
-        WITH runs AS (
-            SELECT {group} AS grp, status, duration_s, queue_s,
-                   {run_day_sql()} >= $start AS is_current
-            FROM marts.fct_pipeline_runs
-            WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $previous_start AND $end
-        ), per_period AS (
-            SELECT grp, is_current, count(*) AS runs,
+        WITH per_period AS (
+            SELECT {group} AS grp, day >= $start AS is_current, count(*) AS runs,
                    count(*) FILTER (WHERE status = 'succeeded')
                      / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out')), 0)
                      AS success_rate,
                    quantile_cont(duration_s, 0.95) AS duration_p95_s, quantile_cont(queue_s, 0.95) AS queue_p95_s
-            FROM runs GROUP BY ALL
+            FROM marts.fct_pipeline_run_days
+            WHERE {scope_sql()} AND day BETWEEN $previous_start AND $end
+            GROUP BY ALL
         )
         SELECT coalesce(c.grp, p.grp) AS grp,
                p.runs AS previous_runs, c.runs AS runs,
@@ -491,9 +473,9 @@ def comparable_runs(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
         snapshot,
         f"""
         SELECT pipeline_run_uid, pipeline_run_name, cluster, namespace, pipeline_name, status, completed_at
-        FROM marts.fct_pipeline_runs
-        WHERE {scope_sql()} AND status IN {TERMINAL} AND {run_day_sql()} BETWEEN $start AND $end
-        ORDER BY coalesce(started_at, created_at) DESC, pipeline_run_uid DESC
+        FROM marts.fct_pipeline_run_days
+        WHERE {scope_sql()} AND day BETWEEN $start AND $end
+        ORDER BY order_at DESC, pipeline_run_uid DESC
         LIMIT {RUN_LIST_LIMIT}
         """,
         **filters.params(),
@@ -525,6 +507,34 @@ def run_comparison(snapshot: Snapshot, uid: str) -> pd.DataFrame:
         FROM marts.fct_run_comparisons WHERE pipeline_run_uid = $uid
         """,
         uid=uid,
+    )
+
+
+VALUE_KINDS = ("param", "result")
+
+
+def run_values(snapshot: Snapshot, uid: str, other_uid: str | None) -> pd.DataFrame:
+    """Every param and result of the run beside the other run's (null where a side lacks the name).
+
+    `changed` is decided on the canonical JSON text (`value_json`), the rule fct_run_comparisons applies, so for the
+    previous run the changed names here are exactly its params_changed / results_changed.
+    """
+    return query(
+        snapshot,
+        """
+        WITH v AS (
+            SELECT run_uid, value_kind, name, value_json, value_text
+            FROM marts.fct_run_values WHERE run_uid IN ($uid, $other_uid)
+        ), a AS (SELECT * FROM v WHERE run_uid = $uid), b AS (SELECT * FROM v WHERE run_uid = $other_uid)
+        SELECT coalesce(a.value_kind, b.value_kind) AS value_kind, coalesce(a.name, b.name) AS name,
+               a.value_text, b.value_text AS other_value_text,
+               a.name IS NULL OR b.name IS NULL
+                 OR coalesce(a.value_json, 'null') <> coalesce(b.value_json, 'null') AS changed
+        FROM a FULL JOIN b ON a.value_kind = b.value_kind AND a.name = b.name
+        ORDER BY value_kind, name
+        """,
+        uid=uid,
+        other_uid=other_uid or "",
     )
 
 
@@ -568,7 +578,8 @@ def recent_commits(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
         SELECT repo_url, commit_sha, first_run_at, runs, succeeded_runs, artifacts, signed_artifacts,
                downstream_runs, downstream_failing, commit_at, lead_time_s, provenance_complete
         FROM marts.fct_supply_chains
-        WHERE CAST(first_run_at AS DATE) BETWEEN $start AND $end
+        -- A timestamp range, not CAST(first_run_at AS DATE): that cast goes through ICU for every row.
+        WHERE first_run_at >= CAST($start AS TIMESTAMPTZ) AND first_run_at < CAST($end + 1 AS TIMESTAMPTZ)
         ORDER BY first_run_at DESC, repo_url, commit_sha
         LIMIT 500
         """,
@@ -713,18 +724,11 @@ def supply_chain_rows(snapshot: Snapshot, commit_ids: list[str]) -> pd.DataFrame
 # Failures
 # ================================================================================================================
 
+# fct_failure_days carries each failure's run name, time and UTC day, sorted by day: no joins with the run-level
+# marts and no per-row timestamp conversion (both dominated this page at 1M objects).
 _FAILURES = f"""
-    WITH failures AS (
-        SELECT f.*, coalesce(p.pipeline_run_name, t.task_run_name) AS run_name,
-               coalesce(p.completed_at, p.created_at, t.completed_at, t.created_at) AS failed_at
-        FROM marts.fct_failures f
-        -- Equality-only conditions keep these hash joins (a one-sided condition makes DuckDB loop); uids
-        -- never repeat across kinds, so no kind test is needed.
-        LEFT JOIN marts.fct_pipeline_runs p ON p.cluster = f.cluster AND p.pipeline_run_uid = f.run_uid
-        LEFT JOIN marts.fct_task_runs t ON t.cluster = f.cluster AND t.task_run_uid = f.run_uid
-        WHERE {scope_sql("f")}
-    ), scoped AS (
-        SELECT * FROM failures WHERE CAST(failed_at AS DATE) BETWEEN $start AND $end
+    WITH scoped AS (
+        SELECT * FROM marts.fct_failure_days WHERE {scope_sql()} AND day BETWEEN $start AND $end
     )
 """
 
@@ -732,8 +736,7 @@ _FAILURES = f"""
 def failure_causes_by_day(snapshot: Snapshot, filters: Filters) -> pd.DataFrame:
     return query(
         snapshot,
-        _FAILURES + "SELECT CAST(failed_at AS DATE) AS day, cause, count(*) AS failures FROM scoped "
-        "GROUP BY ALL ORDER BY day, cause",
+        _FAILURES + "SELECT day, cause, count(*) AS failures FROM scoped GROUP BY ALL ORDER BY day, cause",
         **filters.params(),
     )
 

@@ -1,4 +1,5 @@
-"""Run comparison: one run against its previous run (or any other run): status, duration, commit, tasks."""
+"""Run comparison: one run against its previous run (or any other run): status, duration, commit, param and
+result values, tasks."""
 
 from __future__ import annotations
 
@@ -95,6 +96,26 @@ def _summary(frame: pd.DataFrame, title: str) -> None:
         )
 
 
+def _show_values(values: pd.DataFrame, other_label: str) -> None:
+    """Changed params and results with both runs' values (all of them on request), from marts.fct_run_values."""
+    st.subheader("Param and result values")
+    show_all = st.toggle(
+        "Show all params and results, not only the changed ones", key="comparison_all_values"
+    )
+    shown = values if show_all else values[values["changed"]]
+    if shown.empty:
+        st.caption("No param or result values." if show_all else "No param or result value differs.")
+        return
+    table = shown.rename(
+        columns={"value_kind": "kind", "value_text": "this run", "other_value_text": other_label}
+    )[["kind", "name", "this run", other_label, "changed"]]
+    ui.show_table(table, "run_values")
+    st.caption(
+        "Arrays and objects as canonical JSON text (object keys sorted): the form the comparison decides "
+        "“changed” on. An empty cell: the run has no such param or result."
+    )
+
+
 left, right = st.columns(2)
 with left:
     _summary(this, "This run")
@@ -118,7 +139,16 @@ if other_choice == "(previous run)" and not comparison.empty:
         }
     )
     st.table(changed.set_index("what"))
-    st.caption("Names only: the marts do not carry param and result values yet.")
+
+# ================================================================================================================
+# Param and result values
+# ================================================================================================================
+
+if other_uid:
+    _show_values(
+        data.run_values(snapshot, uid, other_uid),
+        "previous run" if other_choice == "(previous run)" else "other run",
+    )
 
 # ================================================================================================================
 # Per task

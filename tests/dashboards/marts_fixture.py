@@ -198,6 +198,22 @@ SELECT day, sum(runs) AS runs, sum(succeeded) AS succeeded, sum(failed) AS faile
          AS error_budget_burn
 FROM marts.agg_pipeline_daily GROUP BY day;
 
+-- Values: `revision` follows the commit, `build-args` is an array that never changes, IMAGE_DIGEST is a result of
+-- succeeded runs only (so a failing run against a passing one differs by presence). fct_run_comparisons below
+-- derives params_changed / results_changed from exactly these rules.
+CREATE TABLE marts.fct_run_values AS
+SELECT cluster, pipeline_run_uid AS run_uid, 'PipelineRun' AS run_kind, 'param' AS value_kind, 'revision' AS name,
+       '"' || commit_sha || '"' AS value_json, commit_sha AS value_text
+FROM marts.fct_pipeline_runs
+UNION ALL
+SELECT cluster, pipeline_run_uid, 'PipelineRun', 'param', 'build-args', '["--pull","' || pipeline_name || '"]',
+       '["--pull","' || pipeline_name || '"]'
+FROM marts.fct_pipeline_runs
+UNION ALL
+SELECT cluster, pipeline_run_uid, 'PipelineRun', 'result', 'IMAGE_DIGEST', '"sha256:' || sha256(pipeline_run_uid) || '"',
+       'sha256:' || sha256(pipeline_run_uid)
+FROM marts.fct_pipeline_runs WHERE status = 'succeeded';
+
 CREATE TABLE marts.fct_run_comparisons AS
 WITH ordered AS (
     SELECT *, lag(pipeline_run_uid) OVER w AS previous_run_uid, lag(status) OVER w AS previous_status,
@@ -214,10 +230,29 @@ SELECT cluster, namespace, pipeline_name, pipeline_run_uid, previous_run_uid, st
        duration_s, previous_duration_s, duration_s - previous_duration_s AS duration_delta_s,
        duration_s / nullif(previous_duration_s, 0) AS duration_ratio,
        CASE WHEN previous_run_uid IS NULL THEN NULL ELSE commit_sha != previous_commit END AS commit_changed,
-       CAST([] AS VARCHAR[]) AS params_changed,
-       CASE WHEN previous_run_uid IS NULL THEN CAST([] AS VARCHAR[]) ELSE ['IMAGE_DIGEST'] END AS results_changed,
+       CASE WHEN previous_run_uid IS NULL THEN NULL
+            WHEN commit_sha != previous_commit THEN ['revision'] ELSE CAST([] AS VARCHAR[]) END AS params_changed,
+       CASE WHEN previous_run_uid IS NULL THEN NULL
+            WHEN 'succeeded' IN (status, previous_status) THEN ['IMAGE_DIGEST'] ELSE CAST([] AS VARCHAR[])
+       END AS results_changed,
        CAST([] AS VARCHAR[]) AS tasks_added, CAST([] AS VARCHAR[]) AS tasks_removed
 FROM ordered;
+
+CREATE TABLE marts.fct_pipeline_run_days AS
+SELECT CAST(coalesce(p.completed_at, p.created_at) AS DATE) AS day, p.cluster, p.namespace, p.pipeline_name,
+       p.pipeline_run_uid, p.pipeline_run_name, p.status, p.duration_s, p.queue_s, p.order_at, p.completed_at,
+       p.commit_sha, c.previous_run_uid, c.previous_status, c.transition, c.commit_changed
+FROM marts.fct_pipeline_runs p
+JOIN marts.fct_run_comparisons c ON c.cluster = p.cluster AND c.pipeline_run_uid = p.pipeline_run_uid
+ORDER BY day, p.cluster, p.namespace, p.pipeline_name, p.order_at, p.pipeline_run_uid;
+
+CREATE TABLE marts.fct_failure_days AS
+SELECT CAST(coalesce(p.completed_at, p.created_at) AS DATE) AS day, coalesce(p.completed_at, p.created_at) AS failed_at,
+       f.cluster, f.namespace, f.run_uid, f.run_kind, p.pipeline_run_name AS run_name, f.pipeline_name, f.cause,
+       f.failed_pipeline_task, f.failed_task_run_uid, f.failed_step, f.exit_code, f.reason, f.message
+FROM marts.fct_failures f
+LEFT JOIN marts.fct_pipeline_runs p ON p.cluster = f.cluster AND p.pipeline_run_uid = f.run_uid
+ORDER BY day, failed_at, f.run_uid;
 
 CREATE TABLE marts.fct_task_comparisons AS
 SELECT c.pipeline_run_uid, c.previous_run_uid, t.pipeline_task, t.status, p.status AS previous_status,

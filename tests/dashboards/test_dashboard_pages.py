@@ -314,6 +314,50 @@ def test_comparison_of_a_run_with_its_previous_run_equals_the_marts(populated: P
             assert row.duration_s == pytest.approx(durations[row.pipeline_task])
 
 
+def _values_table(at: AppTest) -> Any:
+    frames = [df.value for df in at.dataframe if "this run" in df.value.columns]
+    assert len(frames) == 1, [list(df.value.columns) for df in at.dataframe]
+    return frames[0]
+
+
+def _mart_values(path: Path, uid: str) -> dict[tuple[str, str], str | None]:
+    rows = _sql(path, "SELECT value_kind, name, value_text FROM marts.fct_run_values WHERE run_uid = ?", uid)
+    return {(kind, name): text for kind, name, text in rows}
+
+
+def test_comparison_shows_changed_values_of_both_runs_as_in_the_marts(populated: Path) -> None:
+    # A regression whose commit changed: `revision` differs and IMAGE_DIGEST exists on the previous run only.
+    uid, previous, params_changed, results_changed = _sql(
+        populated,
+        "SELECT pipeline_run_uid, previous_run_uid, params_changed, results_changed FROM marts.fct_run_comparisons "
+        "WHERE transition = 'regressed' AND commit_changed ORDER BY pipeline_run_uid LIMIT 1",
+    )[0]
+    at = _app("comparison", {**ALL_DAYS, "run": uid})
+    table = _values_table(at)
+    assert list(table.columns) == ["kind", "name", "this run", "previous run", "changed"]
+    expected_names = {("param", n) for n in params_changed} | {("result", n) for n in results_changed}
+    assert expected_names == {("param", "revision"), ("result", "IMAGE_DIGEST")}
+    assert set(zip(table["kind"], table["name"], strict=True)) == expected_names
+    mine, theirs = _mart_values(populated, uid), _mart_values(populated, previous)
+    for row in table.itertuples(index=False):
+        key = (row.kind, row.name)
+        assert _none_if_missing(row[2]) == mine.get(key)
+        assert _none_if_missing(row[3]) == theirs.get(key)
+    assert table.set_index("name").at["IMAGE_DIGEST", "previous run"].startswith("sha256:")
+
+    at.toggle(key="comparison_all_values").set_value(True).run()
+    everything = _values_table(at)
+    assert set(zip(everything["kind"], everything["name"], strict=True)) == set(mine) | set(theirs)
+    unchanged = everything[~everything["changed"]].set_index("name")
+    # The array param is the same canonical JSON text on both sides, so it is listed but not changed.
+    assert unchanged.at["build-args", "this run"] == mine[("param", "build-args")]
+    assert unchanged.at["build-args", "previous run"] == theirs[("param", "build-args")]
+
+
+def _none_if_missing(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
 def test_comparison_with_any_other_run_lists_tasks_added_and_removed(populated: Path) -> None:
     # A build-web run that reached `push` against a release-api run (which also has `sign`): sign is removed.
     (uid,) = _sql(
