@@ -83,7 +83,10 @@ def _page_loads(snapshot, filters) -> dict[str, Callable[[], object]]:  # type: 
         starts = data.lineage_start_nodes(snapshot, richest.commit_sha)
         edges = data.lineage_edges(snapshot, starts["id"].tolist())
         kinds = dict(zip(edges["target_id"], edges["target_kind"], strict=True))
-        data.lineage_run_labels(snapshot, [n for n, k in kinds.items() if k in ("pipeline_run", "task_run")])
+        keys = data.node_keys(edges)
+        data.lineage_run_labels(
+            snapshot, [keys[n] for n, k in kinds.items() if k in ("pipeline_run", "task_run")]
+        )
         data.artifacts_for(snapshot, [n for n, k in kinds.items() if k == "artifact"])
         data.supply_chain_rows(snapshot, starts["id"].tolist())
 

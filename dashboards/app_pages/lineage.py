@@ -73,7 +73,8 @@ node_kinds = {
 run_ids = [n for n, k in node_kinds.items() if k in ("pipeline_run", "task_run")]
 digests = [n for n, k in node_kinds.items() if k == "artifact"]
 commit_ids = [n for n, k in node_kinds.items() if k == "commit"]
-runs = data.lineage_run_labels(snapshot, run_ids)
+keys = data.node_keys(edges)
+runs = data.lineage_run_labels(snapshot, [keys[n] for n in run_ids])
 artifacts = data.artifacts_for(snapshot, digests)
 chains = data.supply_chain_rows(snapshot, commit_ids)
 
@@ -96,4 +97,4 @@ else:
 st.subheader("Artifacts")
 ui.show_table(artifacts, "artifacts", column_config={"is_signed": st.column_config.CheckboxColumn("signed")})
 with st.expander("Edges"):
-    ui.show_table(edges, "lineage_edges")
+    ui.show_table(edges.drop(columns=["source_key", "target_key"]), "lineage_edges")

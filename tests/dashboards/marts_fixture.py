@@ -273,6 +273,14 @@ SELECT r.cluster, r.namespace, r.pipeline_name, CAST(NULL AS VARCHAR) AS pipelin
 FROM marts.fct_pipeline_runs r JOIN groups g USING (cluster, namespace, pipeline_name, repo_url, commit_sha)
 WHERE r.status IN ('failed', 'timed_out');
 
+CREATE TABLE marts.fct_flaky_evidence_runs AS
+SELECT e.cluster, e.namespace, e.pipeline_name, e.pipeline_task, e.kind, e.commit_sha, e.failed_uid, e.passing_uid,
+       f.pipeline_run_name AS failed_run, f.completed_at AS failed_at, p.pipeline_run_name AS passing_run
+FROM marts.fct_flaky_evidence e
+LEFT JOIN marts.fct_pipeline_runs f ON f.cluster = e.cluster AND f.pipeline_run_uid = e.failed_uid
+LEFT JOIN marts.fct_pipeline_runs p ON p.cluster = e.cluster AND p.pipeline_run_uid = e.passing_uid
+ORDER BY e.cluster, e.namespace, e.pipeline_name, failed_at DESC;
+
 CREATE TABLE marts.fct_flaky_pipelines AS
 WITH counted AS (
     SELECT *, CASE WHEN status = 'succeeded' THEN 0 ELSE 1 END AS failing,
@@ -336,6 +344,31 @@ FROM marts.fct_pipeline_runs r
 ASOF JOIN marts.fct_artifacts a
   ON a.cluster = r.cluster AND a.pipeline_name = 'build-api' AND r.created_at >= a.produced_at
 WHERE r.pipeline_name = 'release-api';
+
+CREATE TABLE marts.fct_lineage_nodes AS
+WITH ends AS (
+    SELECT source_id AS node_id, source_kind AS node_kind, observed_at FROM marts.fct_lineage_edges
+    UNION ALL
+    SELECT target_id, target_kind, observed_at FROM marts.fct_lineage_edges
+), nodes AS (
+    SELECT node_id, min(node_kind) AS node_kind, min(observed_at) AS first_at FROM ends GROUP BY node_id
+), labels AS (
+    SELECT pipeline_run_uid AS node_id, pipeline_run_name AS run_name, pipeline_name AS run_pipeline, status
+    FROM marts.fct_pipeline_runs
+    UNION ALL
+    SELECT task_run_uid, task_run_name, coalesce(pipeline_task, task_name), status FROM marts.fct_task_runs
+)
+SELECT row_number() OVER (ORDER BY n.first_at, n.node_id) AS node_key, n.node_kind, n.node_id, n.first_at,
+       l.run_name, l.run_pipeline, l.status AS run_status
+FROM nodes n LEFT JOIN labels l ON l.node_id = n.node_id AND n.node_kind IN ('pipeline_run', 'task_run')
+ORDER BY node_key;
+
+CREATE TABLE marts.fct_lineage_graph AS
+SELECT s.node_key AS source_key, t.node_key AS target_key, e.*
+FROM marts.fct_lineage_edges e
+JOIN marts.fct_lineage_nodes s ON s.node_id = e.source_id
+JOIN marts.fct_lineage_nodes t ON t.node_id = e.target_id
+ORDER BY source_key, target_key;
 
 CREATE TABLE marts.fct_supply_chains AS
 WITH arts AS (
