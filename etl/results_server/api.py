@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
-from etl.results_server import cel
+from etl.results_server import cel, wire
 from etl.results_server.store import NAME_SEGMENT, Page, RecordRow, ResultRow, Store
+from etl.results_server.wire import record_proto, timestamp_from_us
 from etl.tekton_results.gen.tekton.results.lister import page_token_pb2
 from etl.tekton_results.gen.tekton.results.v1alpha2 import api_pb2, resources_pb2
 
@@ -112,26 +113,6 @@ class _FaultInjector:
 # ---------------------------------------------------------------------------------------------------------------
 # Conversions
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def timestamp_from_us(micros: int) -> timestamp_pb2.Timestamp:
-    seconds, rest = divmod(micros, 1_000_000)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=rest * 1000)
-
-
-def record_proto(row: RecordRow) -> resources_pb2.Record:
-    created, updated = timestamp_from_us(row.create_us), timestamp_from_us(row.update_us)
-    return resources_pb2.Record(
-        name=row.name,
-        id=row.uid,
-        uid=row.uid,
-        data=resources_pb2.Any(type=row.type, value=row.data.encode()),
-        etag=f"{row.uid}-{row.update_us * 1000}",
-        created_time=created,
-        create_time=created,
-        updated_time=updated,
-        update_time=updated,
-    )
 
 
 def result_proto(row: ResultRow) -> resources_pb2.Result:
@@ -273,7 +254,10 @@ class ResultsApi:
 
     # -- records ---------------------------------------------------------------------------------------------------
 
-    def list_records(self, req: api_pb2.ListRecordsRequest) -> api_pb2.ListRecordsResponse:
+    def _record_listing(
+        self, req: api_pb2.ListRecordsRequest
+    ) -> tuple[str, str, int, tuple[str, bool] | None, Page, str]:
+        """Validate a ListRecords request (in the real server's order): (parent, result, size, order, page, where)."""
         parent, result = _match(RECORD_PARENT_RE, req.parent)
         size = check_page_size(req.page_size)
         order = parse_order_by(req.order_by)
@@ -283,6 +267,11 @@ class ResultsApi:
             after_uid, after_us = decode_page_token(req.page_token, req.parent, req.filter, order)
         self.faults.before_listing()
         page = Page(order[0] if order else None, bool(order and order[1]), after_us, after_uid, size + 1)
+        return parent, result, size, order, page, where
+
+    def list_records(self, req: api_pb2.ListRecordsRequest) -> api_pb2.ListRecordsResponse:
+        """The page as a message (REST, and gRPC calls with a `fields` mask)."""
+        parent, result, size, order, page, where = self._record_listing(req)
         rows = self.store.list_records(parent, result, where, page)
         response = api_pb2.ListRecordsResponse(records=[record_proto(r) for r in rows[:size]])
         if len(rows) > size:
@@ -291,6 +280,19 @@ class ResultsApi:
             response.next_page_token = encode_page_token(req.parent, req.filter, last.uid, order, value)
         self.faults.served(len(response.records))
         return response
+
+    def list_records_wire(self, req: api_pb2.ListRecordsRequest) -> bytes:
+        """The same page as `list_records`, already serialized: the records' stored protobufs joined (wire.py).
+        No message is built per record; this is what gRPC answers when no `fields` mask is asked for."""
+        parent, result, size, order, page, where = self._record_listing(req)
+        keys, pbs = self.store.list_record_pbs(parent, result, where, page, size)
+        token = ""
+        if len(keys) > size:
+            _, uid, create_us, update_us = keys[size - 1]
+            value = (create_us if order[0] == "create_time" else update_us) if order else 0
+            token = encode_page_token(req.parent, req.filter, uid, order, value)
+        self.faults.served(len(pbs))
+        return wire.list_records_response(pbs, token)
 
     def get_record(self, req: api_pb2.GetRecordRequest) -> resources_pb2.Record:
         return record_proto(self._record_row(req.name))

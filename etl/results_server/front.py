@@ -23,7 +23,7 @@ class SniffingFront:
         self, host: str, port: int, grpc_port: int, rest_port: int, ssl_context: ssl.SSLContext | None
     ) -> None:
         self._host, self._requested_port = host, port
-        self._grpc_port, self._rest_port = grpc_port, rest_port
+        self.grpc_port, self._rest_port = grpc_port, rest_port
         self._ssl = ssl_context
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
@@ -78,7 +78,7 @@ class SniffingFront:
         except (ConnectionError, ssl.SSLError, OSError):
             writer.transport.abort()
             return
-        backend_port = self._grpc_port if head.startswith(H2_PREFACE_START) else self._rest_port
+        backend_port = self.grpc_port if head.startswith(H2_PREFACE_START) else self._rest_port
         try:
             backend_reader, backend_writer = await asyncio.open_connection(
                 "127.0.0.1", backend_port, limit=CHUNK

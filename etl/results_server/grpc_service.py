@@ -42,8 +42,13 @@ class ResultsServicer(api_pb2_grpc.ResultsServicer):
         fields = next((value for key, value in metadata if key == "fields"), "")
         return apply_fields(response, fields) if fields else response
 
-    def ListRecords(self, request: api_pb2.ListRecordsRequest, context: grpc.ServicerContext) -> Any:
-        return self._call(context, lambda: self.api.list_records(request))
+    def ListRecords(self, request: api_pb2.ListRecordsRequest, context: grpc.ServicerContext) -> bytes:
+        """Answered as serialized bytes (registered with an identity serializer, see `_results_handlers`): the
+        stored record protobufs joined, or, with a `fields` mask, the message path pruned and serialized."""
+        metadata = context.invocation_metadata() or ()
+        if any(key == "fields" and value for key, value in metadata):
+            return self._call(context, lambda: self.api.list_records(request)).SerializeToString()
+        return self._call(context, lambda: self.api.list_records_wire(request))
 
     def GetRecord(self, request: api_pb2.GetRecordRequest, context: grpc.ServicerContext) -> Any:
         return self._call(context, lambda: self.api.get_record(request))
@@ -78,6 +83,36 @@ class ResultsServicer(api_pb2_grpc.ResultsServicer):
         return self._call(context, lambda: self.api.record_list_summary(request))
 
 
+class _HandlerCapture:
+    """Stands in for a grpc.Server to collect the generated code's method handlers."""
+
+    handlers: dict[str, grpc.RpcMethodHandler]
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.handlers = dict(handlers)
+
+
+def _results_handlers(servicer: ResultsServicer) -> dict[str, grpc.RpcMethodHandler]:
+    """The generated handlers, except ListRecords, whose response is already bytes and goes out as it is."""
+    capture = _HandlerCapture()
+    api_pb2_grpc.add_ResultsServicer_to_server(servicer, capture)
+    capture.handlers["ListRecords"] = grpc.unary_unary_rpc_method_handler(
+        servicer.ListRecords,
+        request_deserializer=api_pb2.ListRecordsRequest.FromString,
+        response_serializer=_as_is,
+    )
+    return capture.handlers
+
+
+def _as_is(payload: bytes) -> bytes:
+    return payload
+
+
 def build_grpc_server(api: ResultsApi, cut_connections: Callable[[], None], workers: int = 8) -> grpc.Server:
     """A gRPC server with Results, health (SERVING) and reflection; the caller binds a port and starts it."""
     server = grpc.server(
@@ -87,7 +122,9 @@ def build_grpc_server(api: ResultsApi, cut_connections: Callable[[], None], work
             ("grpc.max_receive_message_length", 256 * 1024 * 1024),
         ],
     )
-    api_pb2_grpc.add_ResultsServicer_to_server(ResultsServicer(api, cut_connections), server)
+    handlers = _results_handlers(ResultsServicer(api, cut_connections))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)

@@ -52,6 +52,8 @@ class RunningServer:
         self.port = front.port
         self.tls = tls
         self.records_loaded = store.count_records()
+        # The internal gRPC port (loopback, plaintext), reachable without the sniffing front.
+        self.internal_grpc_port = front.grpc_port
 
     @property
     def address(self) -> str:

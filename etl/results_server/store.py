@@ -1,8 +1,10 @@
 """Results and Records kept in DuckDB, queried with SQL like the real server's Postgres.
 
-`records.ndjson` is loaded with `read_json` straight into a DuckDB file (never as Python objects), sorted by
-(update_time, uid) so keyset pages on the clients' usual order touch few row groups. Reads use one cursor per
-thread; writes are serialised by a lock because DuckDB allows one writer transaction per table at a time.
+`records.ndjson` is loaded with `read_json` straight into a DuckDB file (never as Python objects), in one pass that
+also encodes every record's protobuf (`pb`, see wire.py) in SQL. The table keeps the file's order (no sort of the
+whole payload: that spilled gigabytes at a million records); keyset pages read only the key columns first.
+Reads use one cursor per thread; writes are serialised by a lock because DuckDB allows one writer transaction per
+table at a time, and bump a write version that invalidates the listing-key cache (`_KeyCache`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from etl.errors import WarehouseError
+from etl.results_server import wire
 
 NAME_SEGMENT = r"[a-z0-9_-]{1,63}"
 MAX_JSON_OBJECT_BYTES = 64 * 1024 * 1024
@@ -73,6 +78,14 @@ class Page:
     limit: int
 
 
+# One listing key: (rowid, uid, create_us, update_us).
+Key = tuple[int, str, int, int]
+# Keys fetched per keyset query: one query answers this many rows' worth of pages, the following pages of the same
+# walk take their keys from the cache. Bounded so a cached walk costs a few MB at most.
+KEY_CHUNK_ROWS = 50_000
+KEY_CACHE_ENTRIES = 16
+
+
 class DataLoadError(WarehouseError):
     """records.ndjson is missing or malformed."""
 
@@ -93,6 +106,11 @@ class Store:
         self._local = threading.local()
         self.write_lock = threading.RLock()
         self._last_write_us = 0
+        # Bumped before and after every write: a reader that sees the same version on both sides of its queries
+        # knows no write overlapped them, so keys cached at that version still describe the table.
+        self._version = 0
+        self._keys = _KeyCache()
+        self.key_chunk_rows = KEY_CHUNK_ROWS  # tests lower it to cross chunk boundaries on small histories
 
     # -- loading -------------------------------------------------------------------------------------------------
 
@@ -125,14 +143,15 @@ class Store:
 
     def _create_tables(self, source: str) -> None:
         con = self._con
-        con.execute(
-            f"""CREATE TABLE records AS
-            SELECT split_part(name, '/', 1) AS parent, split_part(name, '/', 3) AS result_name,
-                   split_part(name, '/', 5) AS record_name, coalesce(uid, uuid()::VARCHAR) AS uid,
+        con.execute(wire.PB_MACROS_SQL)
+        # A missing uid gets one derived from the name (md5 as a UUID) rather than uuid(): the value is used twice
+        # (column and protobuf) and a volatile function may be evaluated once per use.
+        rows = f"""SELECT split_part(name, '/', 1) AS parent, split_part(name, '/', 3) AS result_name,
+                   split_part(name, '/', 5) AS record_name, coalesce(uid, md5(name)::UUID::VARCHAR) AS uid,
                    coalesce(type, '') AS type, data, create_time, coalesce(update_time, create_time) AS update_time,
                    name AS _full_name
-            FROM ({source}) ORDER BY update_time, uid"""
-        )
+            FROM ({source})"""
+        con.execute(f"CREATE TABLE records AS {wire.record_pb_select(rows)}")
         bad = con.execute(
             f"SELECT _full_name FROM records WHERE NOT regexp_full_match(_full_name, "
             f"'{NAME_SEGMENT}/results/{NAME_SEGMENT}/records/{NAME_SEGMENT}') "
@@ -141,6 +160,7 @@ class Store:
         if bad is not None:
             raise DataLoadError(f"record {bad[0]!r} has a bad name, or no create_time or data")
         con.execute("ALTER TABLE records DROP COLUMN _full_name")
+        self._fill_missing_pb()
         con.execute(
             """CREATE TABLE results AS
             SELECT parent, result_name, uuid()::VARCHAR AS uid, min(create_time) AS create_time,
@@ -150,6 +170,15 @@ class Store:
         con.execute("CREATE UNIQUE INDEX results_by_name ON results (parent, result_name)")
         con.execute("CREATE UNIQUE INDEX records_by_name ON records (parent, result_name, record_name)")
         con.execute("CREATE INDEX records_by_uid ON records (uid)")
+
+    def _fill_missing_pb(self) -> None:
+        """Records SQL could not encode (timestamps before 1970): encode them in Python, one by one (rare)."""
+        missing = self._con.execute(
+            f"SELECT rowid, {RECORD_COLUMNS} FROM records WHERE pb IS NULL"
+        ).fetchall()
+        for rowid, *fields in missing:
+            pb = wire.record_pb(RecordRow(*fields))
+            self._con.execute("UPDATE records SET pb = ? WHERE rowid = ?", [pb, rowid])
 
     def close(self) -> None:
         self._con.close()
@@ -186,6 +215,53 @@ class Store:
         by_id = {row[0]: row[1:] for row in rows}
         return [RecordRow(*by_id[r]) for r in row_ids if r in by_id]
 
+    def list_record_pbs(
+        self, parent: str, result: str, where_sql: str, page: Page, wanted: int
+    ) -> tuple[list[Key], list[bytes]]:
+        """One keyset page as wire bytes: the keys of up to `page.limit` rows in listing order, and the framed
+        protobufs (`pb`) of the first `wanted` of them. Same rows and order as `list_records`.
+
+        Keys come from `_KeyCache` when a previous page of the same walk fetched them at the current write
+        version; a write overlapping the reads (version changed) makes it answer again without the cache."""
+        query = (parent, result, where_sql, page.order_column, page.descending)
+        for use_cache in (True, False):
+            version = self._version
+            cur = self.cursor()
+            cur.begin()
+            try:
+                keys = self._keys.take(query, page, version) if use_cache else None
+                chunk = None
+                if keys is None:
+                    chunk_page = Page(
+                        page.order_column,
+                        page.descending,
+                        page.after_us,
+                        page.after_uid,
+                        max(page.limit, self.key_chunk_rows) if use_cache else page.limit,
+                    )
+                    sql, params = _listing_sql(
+                        "records",
+                        "rowid, uid, epoch_us(create_time), epoch_us(update_time)",
+                        parent,
+                        result,
+                        where_sql,
+                        chunk_page,
+                    )
+                    chunk = cur.execute(sql, params).fetchall()
+                    keys = chunk[: page.limit]
+                pbs = _fetch_pbs(cur, [k[0] for k in keys[:wanted]])
+            finally:
+                cur.commit()
+            if self._version != version:
+                continue  # a write overlapped: answer again from one consistent snapshot, uncached
+            if chunk is not None and use_cache:
+                complete = len(chunk) < max(page.limit, self.key_chunk_rows)
+                self._keys.put(query, page, version, chunk, wanted, complete)
+            elif use_cache:
+                self._keys.advance(query, page, version, wanted)
+            return keys, pbs
+        return keys, pbs
+
     def list_results(self, parent: str, where_sql: str, page: Page) -> list[ResultRow]:
         sql, params = _listing_sql("results", RESULT_COLUMNS, parent, "-", where_sql, page)
         return [ResultRow(*row) for row in self.cursor().execute(sql, params).fetchall()]
@@ -216,6 +292,16 @@ class Store:
 
     # -- writes (callers hold write_lock for read-modify-write sequences) ------------------------------------------
 
+    @contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Every write goes through here: under the write lock, the version bumped on both sides."""
+        with self.write_lock:
+            self._version += 1
+            try:
+                yield self.cursor()
+            finally:
+                self._version += 1
+
     def next_write_time_us(self) -> int:
         """A strictly increasing "now", so every write gets a new update_time (and so a new etag)."""
         with self.write_lock:
@@ -226,43 +312,118 @@ class Store:
         self, parent: str, result: str, annotations: str | None, summary: str | None
     ) -> ResultRow:
         at = self.next_write_time_us()
-        self.cursor().execute(
-            "INSERT INTO results VALUES (?, ?, ?, make_timestamptz(?), make_timestamptz(?), ?, ?)",
-            [parent, result, str(uuid.uuid4()), at, at, annotations, summary],
-        )
+        with self._writing() as cur:
+            cur.execute(
+                "INSERT INTO results VALUES (?, ?, ?, make_timestamptz(?), make_timestamptz(?), ?, ?)",
+                [parent, result, str(uuid.uuid4()), at, at, annotations, summary],
+            )
         return self.get_result(parent, result)  # type: ignore[return-value]
 
     def update_result(self, row: ResultRow, annotations: str | None, summary: str | None) -> ResultRow:
         at = self.next_write_time_us()
-        self.cursor().execute(
-            "UPDATE results SET annotations = ?, summary = ?, update_time = make_timestamptz(?) WHERE uid = ?",
-            [annotations, summary, at, row.uid],
-        )
+        with self._writing() as cur:
+            cur.execute(
+                "UPDATE results SET annotations = ?, summary = ?, update_time = make_timestamptz(?) WHERE uid = ?",
+                [annotations, summary, at, row.uid],
+            )
         return self.get_result(row.parent, row.result_name)  # type: ignore[return-value]
 
     def delete_result(self, row: ResultRow) -> None:
-        cur = self.cursor()
-        cur.execute("DELETE FROM records WHERE parent = ? AND result_name = ?", [row.parent, row.result_name])
-        cur.execute("DELETE FROM results WHERE uid = ?", [row.uid])
+        with self._writing() as cur:
+            cur.execute(
+                "DELETE FROM records WHERE parent = ? AND result_name = ?", [row.parent, row.result_name]
+            )
+            cur.execute("DELETE FROM results WHERE uid = ?", [row.uid])
 
     def insert_record(self, parent: str, result: str, record: str, type_: str, data: str) -> RecordRow:
         at = self.next_write_time_us()
-        self.cursor().execute(
-            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, make_timestamptz(?), make_timestamptz(?))",
-            [parent, result, record, str(uuid.uuid4()), type_, data, at, at],
-        )
+        new = RecordRow(parent, result, record, str(uuid.uuid4()), type_, data, at, at)
+        with self._writing() as cur:
+            cur.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, make_timestamptz(?), make_timestamptz(?), ?)",
+                [parent, result, record, new.uid, type_, data, at, at, wire.record_pb(new)],
+            )
         return self.get_record(parent, result, record)  # type: ignore[return-value]
 
     def update_record(self, row: RecordRow, type_: str, data: str) -> RecordRow:
         at = self.next_write_time_us()
-        self.cursor().execute(
-            "UPDATE records SET type = ?, data = ?, update_time = make_timestamptz(?) WHERE uid = ?",
-            [type_, data, at, row.uid],
-        )
+        new = RecordRow(row.parent, row.result_name, row.record_name, row.uid, type_, data, row.create_us, at)
+        with self._writing() as cur:
+            cur.execute(
+                "UPDATE records SET type = ?, data = ?, update_time = make_timestamptz(?), pb = ? WHERE uid = ?",
+                [type_, data, at, wire.record_pb(new), row.uid],
+            )
         return self.get_record(row.parent, row.result_name, row.record_name)  # type: ignore[return-value]
 
     def delete_record(self, row: RecordRow) -> None:
-        self.cursor().execute("DELETE FROM records WHERE uid = ?", [row.uid])
+        with self._writing() as cur:
+            cur.execute("DELETE FROM records WHERE uid = ?", [row.uid])
+
+
+def _fetch_pbs(cur: duckdb.DuckDBPyConnection, row_ids: list[int]) -> list[bytes]:
+    """`pb` of the given rows, in the given order (rows deleted meanwhile are left out)."""
+    if not row_ids:
+        return []
+    # BETWEEN lets the scan skip straight to the page's vectors; list_contains keeps only the page's rows (an IN
+    # over a thousand literals costs several times more).
+    rows = cur.execute(
+        "SELECT rowid, pb FROM records WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)",
+        {"lo": min(row_ids), "hi": max(row_ids), "ids": row_ids},
+    ).fetchall()
+    by_id = dict(rows)
+    return [by_id[r] for r in row_ids if r in by_id]
+
+
+class _KeyCache:
+    """Listing keys fetched ahead, so a walk over many pages runs one keyset query per `KEY_CHUNK_ROWS` rows.
+
+    An entry is (query, position after which the keys start) -> (write version, keys, complete), where
+    `complete` means the keys reach the end of the listing. A page taken from an entry leaves the rest under the
+    next position, which is exactly what the next page's token decodes to. Thread-safe; a small LRU."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, tuple[int, list[Key], bool]] = OrderedDict()
+
+    @staticmethod
+    def _position(page: Page) -> tuple[str | None, int | None]:
+        return page.after_uid, page.after_us
+
+    def take(self, query: tuple, page: Page, version: int) -> list[Key] | None:
+        with self._lock:
+            entry = self._entries.get((query, self._position(page)))
+        if entry is None or entry[0] != version:
+            return None
+        _, keys, complete = entry
+        if len(keys) < page.limit and not complete:
+            return None
+        return keys[: page.limit]
+
+    def put(
+        self, query: tuple, page: Page, version: int, chunk: list[Key], served: int, complete: bool
+    ) -> None:
+        self._store(query, page, version, chunk, complete, served)
+
+    def advance(self, query: tuple, page: Page, version: int, served: int) -> None:
+        with self._lock:
+            entry = self._entries.pop((query, self._position(page)), None)
+        if entry is not None and entry[0] == version:
+            self._store(query, page, version, entry[1], entry[2], served)
+
+    def _store(
+        self, query: tuple, page: Page, version: int, keys: list[Key], complete: bool, served: int
+    ) -> None:
+        """Keep keys[served:] under the position of keys[served - 1] (the next page's token)."""
+        rest = keys[served:]
+        if served <= 0 or not rest or served > len(keys):
+            return
+        _, uid, create_us, update_us = keys[served - 1]
+        after_us = {"create_time": create_us, "update_time": update_us}.get(page.order_column or "")
+        with self._lock:
+            self._entries[(query, (uid, after_us))] = (version, rest, complete)
+            self._entries.move_to_end((query, (uid, after_us)))
+            while len(self._entries) > KEY_CACHE_ENTRIES:
+                self._entries.popitem(last=False)
 
 
 def _listing_sql(
