@@ -169,6 +169,11 @@ class IngestSettings(_Strict):
     keep_full_objects: bool = False
     max_object_bytes: int = 8 * 1024 * 1024
     batch_size: int = 5000
+    # Objects per transaction (several batches): a commit of one small batch costs as much CPU again as loading it
+    # (DuckDB's log, then the checkpoint); larger transactions hold more in memory. 25,000 halves the CPU per object
+    # for ~250 MB more peak memory (measured, bench/RESULTS.md). A crash loses at most this much work, which the
+    # re-run loads again.
+    commit_rows: int = Field(default=25_000, ge=1)
 
 
 class SourcesConfig(_Strict):

@@ -20,14 +20,16 @@ from .test_ingest import write_records
 
 RECORDS = 400
 BATCH = 20
-# Later runs resume from the watermark and have fewer batches left, so the kill points shrink.
+# A commit every three batches: kills after batches 9 and 3 land right after a commit, after 5 and 1 inside an open
+# transaction. Later runs resume from the watermark and have fewer batches left, so the kill points shrink.
+COMMIT_ROWS = 3 * BATCH
 KILL_AFTER_BATCHES = (9, 5, 3, 1)
 
 
 def config_file(path: Path, target: str) -> Path:
     path.write_text(
         f"clusters:\n- results:\n    url: {target}\n    plaintext: true\n    page_size: {BATCH}\n"
-        f"ingest:\n  batch_size: {BATCH}\n"
+        f"ingest:\n  batch_size: {BATCH}\n  commit_rows: {COMMIT_ROWS}\n"
     )
     return path
 
@@ -38,7 +40,7 @@ def ingest_process(home: Path, config: Path) -> subprocess.Popen:
 
 
 def kill_after(process: subprocess.Popen, batches: int) -> bool:
-    """SIGKILL the process right after its `batches`-th committed batch; False if it finished first."""
+    """SIGKILL the process right after it loaded its `batches`-th batch; False if it finished first."""
     seen = 0
     assert process.stderr is not None
     for line in process.stderr:

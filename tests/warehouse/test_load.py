@@ -166,8 +166,9 @@ def test_newest_version_wins_inside_one_batch(con):
     assert stored(con, "b")["object"]["status"]["conditions"][0]["reason"] == "Succeeded"
 
 
-def test_batch_size_does_not_change_the_result(warehouse_home, tmp_path):
-    """In-batch dedupe applies the same pairwise rule as loading the versions one batch at a time."""
+def test_batch_size_and_commit_size_do_not_change_the_result(warehouse_home, tmp_path):
+    """In-batch dedupe applies the same pairwise rule as loading the versions one batch at a time, and batches
+    sharing a transaction see each other's uncommitted rows exactly as committed ones."""
     versions = [
         tekton_object("x", rv=None, reason="Pending"),
         tekton_object("x", rv=8, reason="Running"),
@@ -177,15 +178,15 @@ def test_batch_size_does_not_change_the_result(warehouse_home, tmp_path):
         tekton_object("y", rv=1, reason="Failed"),
     ]
     results = []
-    for batch_size in (1, 2, 100):
-        con = duckdb.connect(str(tmp_path / f"b{batch_size}.duckdb"))
+    for batch_size, commit_rows in ((1, 1), (2, 2), (100, 100), (1, 4), (2, 100)):
+        con = duckdb.connect(str(tmp_path / f"b{batch_size}-{commit_rows}.duckdb"))
         ensure_schema(con)
         load_pages(
             con,
             [page(versions)],
             cluster="default",
             source="file",
-            settings=IngestSettings(batch_size=batch_size),
+            settings=IngestSettings(batch_size=batch_size, commit_rows=commit_rows),
         )
         results.append(
             con.execute(
@@ -193,7 +194,7 @@ def test_batch_size_does_not_change_the_result(warehouse_home, tmp_path):
             ).fetchall()
         )
         con.close()
-    assert results[0] == results[1] == results[2]
+    assert all(result == results[0] for result in results)
     # x: rv 8 beats the unversioned one (later arrival), then 5 < 8. y: the unversioned one replaces 3 (later
     # arrival), then 1 replaces it (later arrival again): the rule is pairwise, applied in arrival order.
     assert [row[1] for row in results[0]] == [8, 1]
@@ -271,7 +272,9 @@ def test_schema_is_versioned_and_reopening_is_a_no_op(con):
         ensure_schema(con)
 
 
-def test_a_source_failing_mid_stream_keeps_the_batches_already_committed(con):
+@pytest.mark.parametrize("commit_rows", [1, 1000])
+def test_a_source_failing_mid_stream_keeps_the_batches_already_loaded(con, commit_rows):
+    """Whether or not the loaded batches were committed yet, a source error commits them before it surfaces."""
     from etl.errors import SourceError
 
     def pages():
@@ -279,8 +282,9 @@ def test_a_source_failing_mid_stream_keeps_the_batches_already_committed(con):
         yield page([tekton_object("second")])
         raise SourceError("server went away")
 
+    settings = IngestSettings(batch_size=1, commit_rows=commit_rows)
     with pytest.raises(SourceError, match="server went away"):
-        load_pages(con, pages(), cluster="default", source="results", settings=IngestSettings(batch_size=1))
+        load_pages(con, pages(), cluster="default", source="results", settings=settings)
     assert con.execute("SELECT uid FROM raw.tekton_objects ORDER BY uid").fetchall() == [
         ("first",),
         ("second",),
