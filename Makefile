@@ -7,7 +7,7 @@ RUN := $(UV) run --frozen
 
 setup:  ## install uv if missing, then the locked Python environment in .venv
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 browser:  ## Debian's Chromium and ChromeDriver, for the real-browser dashboard tests
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
