@@ -172,9 +172,14 @@
   Incremental staging reads only raw rows ingested since the newest one it already holds (`>=`: re-reading the
   boundary is harmless with delete+insert, missing a row is not).
 -#}
+{#-
+  The bound is looked up first and inlined as a constant: DuckDB skips row groups on a constant filter (zone maps),
+  but evaluates a scalar subquery as a join after reading every object's JSON (9 s instead of 0.1 s at 1M objects).
+-#}
 {% macro new_raw_rows_filter(ingested_at='ingested_at') -%}
-    {%- if is_incremental() %}
-    and {{ ingested_at }} >= (select coalesce(max(ingested_at), '-infinity'::timestamptz) from {{ this }})
+    {%- if is_incremental() and execute %}
+    {%- set newest = run_query("select coalesce(max(ingested_at), '-infinity'::timestamptz)::varchar from " ~ this).columns[0].values()[0] %}
+    and {{ ingested_at }} >= '{{ newest }}'::timestamptz
     {%- endif %}
 {%- endmacro %}
 
