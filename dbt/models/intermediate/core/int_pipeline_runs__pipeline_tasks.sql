@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   One row per (PipelineRun, pipeline_task). A pipeline task with several TaskRuns (matrix fan-out) takes the
   worst status among them (failed, timed_out, cancelled, running, pending, succeeded), its earliest start and
@@ -20,7 +31,7 @@ with task_runs as (
             else 6
         end as severity
     from {{ ref('fct_task_runs') }}
-    where pipeline_run_uid is not null and pipeline_task is not null
+    where pipeline_run_uid is not null and pipeline_task is not null {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 grouped as (

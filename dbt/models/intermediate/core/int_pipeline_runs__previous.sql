@@ -1,3 +1,6 @@
+{#- Tagged: the comparison models read it, so it belongs to the incremental scheme's watermark. -#}
+{{ config(tags=['incremental_runs']) }}
+
 {#-
   Each terminal PipelineRun paired with the terminal run of the same (cluster, namespace, pipeline_name) just
   before it by order key (coalesce(started_at, created_at), then uid).

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   `dashboard.tekton.dev/rerunOf` names the original run; names repeat after deletion, so the original is the
   newest run of that name in the same namespace created before the rerun.
@@ -22,7 +33,7 @@ candidates as (
         and original.namespace = rerun.namespace
         and original.pipeline_run_name = rerun.rerun_of_name
         and original.created_at < rerun.created_at
-    where rerun.rerun_of_name is not null
+    where rerun.rerun_of_name is not null {{ affected_runs_filter('rerun.cluster', 'rerun.pipeline_run_uid', 'PipelineRun') }}
 )
 
 select cluster, pipeline_run_uid, rerun_of_uid

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#- Child TaskRuns per PipelineRun, and how many of them are failing (failed or timed out). -#}
 select
     cluster,
@@ -5,5 +16,5 @@ select
     count(*) as task_run_count,
     count(*) filter (where {{ is_failing_status('status') }}) as failed_task_count
 from {{ ref('int_task_runs__linked') }}
-where pipeline_run_uid is not null
+where pipeline_run_uid is not null {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 group by cluster, pipeline_run_uid

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        pre_hook="{{ delete_affected_comparisons() }}",
+    )
+}}
+/* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
+
 {#-
   Per compared pair and kind ('param' | 'result'): names whose canonical JSON values differ between the run and
   its previous run, including names present on one side only.
@@ -5,7 +16,7 @@
 with pairs as (
     select cluster, pipeline_run_uid, previous_run_uid
     from {{ ref('int_pipeline_runs__previous') }}
-    where previous_run_uid is not null
+    where previous_run_uid is not null {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
 ),
 
 run_values as (

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        pre_hook="{{ delete_affected_runs('task_run_uid', 'TaskRun') }}",
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   Each TaskRun with its parent PipelineRun. The owner reference (or the pipelineRunUID label) names the parent
   exactly; otherwise the `tekton.dev/pipelineRun` label names it within the namespace, and since names repeat after
@@ -6,6 +17,7 @@
 -#}
 with task_runs as (
     select * from {{ ref('stg_tekton__task_runs') }}
+    where true {{ affected_runs_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 pipeline_runs as (

@@ -1,6 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'comparisons'}},
+        pre_hook="{{ delete_affected_comparisons() }}",
+    )
+}}
+/* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
+
 {#- One row per terminal PipelineRun, compared with the previous terminal run of the same pipeline. -#}
 with pairs as (
     select * from {{ ref('int_pipeline_runs__previous') }}
+    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
 ),
 
 value_diffs as (
@@ -10,13 +23,26 @@ value_diffs as (
         {{ sorted_list_agg("case when kind = 'param' then name end") }} as params_changed,
         {{ sorted_list_agg("case when kind = 'result' then name end") }} as results_changed
     from {{ ref('int_run_comparisons__value_diffs') }}
+    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
     group by cluster, pipeline_run_uid
 ),
 
+{%- if incremental_runs_mode() == 'keys' %}
+{#- Only the compared runs and their previous runs need their task sets. #}
+compared_runs as (
+    select cluster, pipeline_run_uid from pairs
+    union
+    select cluster, previous_run_uid from pairs where previous_run_uid is not null
+),
+{%- endif %}
+
 task_sets as (
-    select cluster, pipeline_run_uid, {{ sorted_list_agg('pipeline_task') }} as pipeline_tasks
-    from {{ ref('int_pipeline_runs__pipeline_tasks') }}
-    group by cluster, pipeline_run_uid
+    select t.cluster, t.pipeline_run_uid, {{ sorted_list_agg('t.pipeline_task') }} as pipeline_tasks
+    from {{ ref('int_pipeline_runs__pipeline_tasks') }} as t
+    {%- if incremental_runs_mode() == 'keys' %}
+    semi join compared_runs as c on c.cluster = t.cluster and c.pipeline_run_uid = t.pipeline_run_uid
+    {%- endif %}
+    group by t.cluster, t.pipeline_run_uid
 )
 
 select

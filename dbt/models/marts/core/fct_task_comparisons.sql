@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'comparisons'}},
+        pre_hook="{{ delete_affected_comparisons() }}",
+    )
+}}
+/* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
+
 {#-
   One row per (terminal PipelineRun, pipeline_task present in it), compared with the same pipeline task in the
   previous terminal run of the pipeline (previous_* null when that run had no such task).
@@ -5,6 +17,7 @@
 with pairs as (
     select cluster, pipeline_run_uid, previous_run_uid
     from {{ ref('int_pipeline_runs__previous') }}
+    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
 ),
 
 pipeline_tasks as (

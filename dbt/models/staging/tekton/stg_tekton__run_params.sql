@@ -4,6 +4,7 @@
         unique_key=['cluster', 'run_uid'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        tags=['incremental_runs'],
     )
 }}
 

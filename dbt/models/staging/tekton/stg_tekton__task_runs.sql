@@ -4,6 +4,7 @@
         unique_key=['cluster', 'task_run_uid'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        tags=['incremental_runs'],
     )
 }}
 
