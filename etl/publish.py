@@ -1,15 +1,26 @@
 """Publish the marts as the serving file `<home>/tekton.duckdb`, atomically.
 
 Readers (Streamlit, the daily summary, analysts) keep the serving file open read-only for as long as they like. We
-never write into it: the marts are copied into a new file next to it, which is closed and fsynced, then renamed over
-the old one. A reader holding the old file keeps reading its (unlinked) snapshot; the next connection sees the new
-one; the build never waits for readers (architecture.md principle 2).
+never write into it: the new snapshot is written into a new file next to it, which is closed and fsynced, then
+renamed over the old one. A reader holding the old file keeps reading its (unlinked) snapshot; the next connection
+sees the new one; the build never waits for readers (architecture.md principle 2).
+
+Two ways to write the new file (docs/dbt.md "Publishing"):
+- patch: when the build was incremental on top of exactly the build that the current serving file holds (the
+  state row dbt writes in `intermediate.build_watermark`, and `<home>/tekton.duckdb.publish.json` written here),
+  copy the serving file and replace only the affected runs' rows of the incremental marts; other marts are
+  copied whole. Re-compressing ~1M unchanged rows was most of the publish time.
+- snapshot: otherwise (first publish, full refresh, a failed or partial build in between, changed columns, or
+  the patched file grown to twice a fresh one), copy every mart into a fresh file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,26 +29,197 @@ from etl.config import WarehousePaths
 from etl.errors import WarehouseError
 
 MARTS_SCHEMA = "marts"
+STATE_SUFFIX = ".publish.json"
+# A patched file keeps deleted rows' space until DuckDB reuses it; past this ratio a fresh snapshot is written.
+MAX_GROWTH = 2.0
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What the last dbt invocation recorded (macros/incremental_runs.sql, on-run-end)."""
+
+    invocation_id: str | None
+    previous_invocation_id: str | None
+    keyed: bool
 
 
 def publish(paths: WarehousePaths) -> Path:
-    """Copy every table of schema `marts` (with comments) into a fresh file and rename it onto `tekton.duckdb`."""
+    """Write the marts (with comments) into a new file and rename it onto `tekton.duckdb`."""
     if not paths.warehouse_db.exists():
         raise WarehouseError(f"no warehouse at {paths.warehouse_db}; run 'tekton-warehouse build' first")
     temp = paths.home / f"{paths.serving_db.name}.tmp-{os.getpid()}"
     _remove(temp)
+    served = _served_state(paths)
     try:
-        _write_snapshot(paths.warehouse_db, temp)
+        state, full_size = _write(paths, temp, served)
         _fsync(temp)
         os.replace(temp, paths.serving_db)
         _fsync_dir(paths.home)
     except BaseException:
         _remove(temp)
         raise
+    _write_served_state(paths, state, full_size)
     return paths.serving_db
 
 
-def _write_snapshot(warehouse_db: Path, temp: Path) -> None:
+def _write(paths: WarehousePaths, temp: Path, served: dict[str, object]) -> tuple[BuildState | None, int]:
+    """Patch a copy of the serving file when that is exact, else write a fresh snapshot; the fresh size."""
+    full_size = int(served.get("full_size") or 0)
+    if served.get("invocation_id") and paths.serving_db.exists():
+        shutil.copyfile(paths.serving_db, temp)
+        state = _patch(paths.warehouse_db, temp, str(served["invocation_id"]))
+        if state is not None and (not full_size or temp.stat().st_size <= MAX_GROWTH * full_size):
+            return state, full_size
+        _remove(temp)
+    state = _write_snapshot(paths.warehouse_db, temp)
+    return state, temp.stat().st_size
+
+
+def _served_state(paths: WarehousePaths) -> dict[str, object]:
+    """Which build the serving file holds (missing, unreadable or stale sidecar: none, so a full snapshot)."""
+    sidecar = paths.home / f"{paths.serving_db.name}{STATE_SUFFIX}"
+    try:
+        served = json.loads(sidecar.read_text())
+        serving_stat = paths.serving_db.stat()
+    except (OSError, ValueError):
+        return {}
+    # The sidecar describes one exact file: a serving file replaced by anything else does not match it.
+    if (
+        served.get("serving_size") != serving_stat.st_size
+        or served.get("serving_mtime_ns") != serving_stat.st_mtime_ns
+    ):
+        return {}
+    return served
+
+
+def _write_served_state(paths: WarehousePaths, state: BuildState | None, full_size: int) -> None:
+    sidecar = paths.home / f"{paths.serving_db.name}{STATE_SUFFIX}"
+    if state is None or state.invocation_id is None:
+        sidecar.unlink(missing_ok=True)
+        return
+    serving_stat = paths.serving_db.stat()
+    body = {
+        "invocation_id": state.invocation_id,
+        "full_size": full_size,
+        "serving_size": serving_stat.st_size,
+        "serving_mtime_ns": serving_stat.st_mtime_ns,
+    }
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps(body))
+    os.replace(tmp, sidecar)
+
+
+def _read_state(con: duckdb.DuckDBPyConnection) -> BuildState | None:
+    """The build state row of the attached warehouse `wh`, if the build wrote one."""
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+        "AND table_name = 'build_watermark'"
+    ).fetchone()
+    if not has_table or not has_table[0]:
+        return None
+    columns = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+            "AND table_name = 'build_watermark'"
+        ).fetchall()
+    }
+    if not {"invocation_id", "previous_invocation_id", "keyed"} <= columns:
+        return None
+    row = con.execute(
+        "SELECT invocation_id, previous_invocation_id, keyed FROM wh.intermediate.build_watermark LIMIT 1"
+    ).fetchone()
+    return BuildState(row[0], row[1], bool(row[2])) if row else None
+
+
+def _patch(warehouse_db: Path, temp: Path, served_invocation: str) -> BuildState | None:
+    """Bring the copy `temp` of the serving file up to the warehouse marts; None (untouched) when not exact."""
+    con = duckdb.connect(str(temp))
+    try:
+        con.execute(f"ATTACH '{_sql_path(warehouse_db)}' AS wh (READ_ONLY)")
+        state = _read_state(con)
+        if state is None:
+            return None
+        if state.invocation_id == served_invocation:
+            return state  # the serving file already holds exactly these marts
+        if not state.keyed or state.previous_invocation_id != served_invocation:
+            return None
+        keyed = _keyed_marts(con)
+        tables = _mart_tables(con)
+        if not tables:
+            return None
+        con.execute("BEGIN TRANSACTION")
+        for table in tables:
+            if table in keyed and _same_columns(con, table):
+                _replace_affected_rows(con, table, *keyed[table])
+            else:
+                con.execute(f'DROP TABLE IF EXISTS {MARTS_SCHEMA}."{table}"')
+                con.execute(
+                    f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"'
+                )
+        for (stale,) in con.execute(
+            f"SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            f"AND schema_name = '{MARTS_SCHEMA}'"
+        ).fetchall():
+            if stale not in tables:
+                con.execute(f'DROP TABLE {MARTS_SCHEMA}."{stale}"')
+        _copy_comments(con, tables)
+        con.execute("COMMIT")
+        con.execute("DETACH wh")
+        con.execute("CHECKPOINT")
+        return state
+    finally:
+        con.close()
+
+
+def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Incremental marts -> (run uid column, affected set): 'PipelineRun' | 'TaskRun' | 'comparisons'."""
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+        "AND table_name = 'build_incremental_marts'"
+    ).fetchone()
+    if not has_table or not has_table[0]:
+        return {}
+    rows = con.execute(
+        "SELECT table_name, uid_column, affected FROM wh.intermediate.build_incremental_marts "
+        f"WHERE schema_name = '{MARTS_SCHEMA}'"
+    ).fetchall()
+    return {table: (uid_column, affected) for table, uid_column, affected in rows}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        f"WHERE database_name = '{database}' AND schema_name = '{MARTS_SCHEMA}' AND table_name = '{_sql_text(table)}' "
+        "ORDER BY column_index"
+    ).fetchall()
+
+
+def _same_columns(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    served_db = con.execute("SELECT current_database()").fetchone()[0]
+    served = _columns(con, served_db, table)
+    return bool(served) and served == _columns(con, "wh", table)
+
+
+def _replace_affected_rows(
+    con: duckdb.DuckDBPyConnection, table: str, uid_column: str, affected: str
+) -> None:
+    """Delete the affected runs' rows and insert them as the build left them (the same rule as the dbt pre-hook)."""
+    if affected == "comparisons":
+        keys = "SELECT cluster AS k_cluster, pipeline_run_uid AS k_uid FROM wh.intermediate.int_run_comparisons__affected"
+    else:
+        keys = (
+            "SELECT cluster AS k_cluster, run_uid AS k_uid FROM wh.intermediate.int_build__affected_runs "
+            f"WHERE run_kind = '{_sql_text(affected)}'"
+        )
+    match = f'EXISTS (SELECT 1 FROM ({keys}) WHERE k_cluster = t.cluster AND k_uid = t."{uid_column}")'
+    con.execute(f'DELETE FROM {MARTS_SCHEMA}."{table}" AS t WHERE {match}')
+    con.execute(
+        f'INSERT INTO {MARTS_SCHEMA}."{table}" SELECT * FROM wh.{MARTS_SCHEMA}."{table}" AS t WHERE {match}'
+    )
+
+
+def _write_snapshot(warehouse_db: Path, temp: Path) -> BuildState | None:
     con = duckdb.connect(str(temp))
     try:
         con.execute(f"ATTACH '{_sql_path(warehouse_db)}' AS wh (READ_ONLY)")
@@ -46,6 +228,7 @@ def _write_snapshot(warehouse_db: Path, temp: Path) -> None:
             raise WarehouseError(
                 f"{warehouse_db} has no tables in schema {MARTS_SCHEMA}; run 'tekton-warehouse build' first"
             )
+        state = _read_state(con)
         # One transaction: one commit (and one sync) for the whole snapshot, not one per table and comment.
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA {MARTS_SCHEMA}")
@@ -55,6 +238,7 @@ def _write_snapshot(warehouse_db: Path, temp: Path) -> None:
         con.execute("COMMIT")
         con.execute("DETACH wh")
         con.execute("CHECKPOINT")
+        return state
     finally:
         con.close()
 
