@@ -20,6 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, type=Path, help="folder holding records.ndjson")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one and print it)")
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help="also serve gRPC directly on this port, without the one-port front's proxy hop "
+        "(0: pick a free one; printed as 'grpc-port N'; default: only the one port)",
+    )
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--token", help="bearer token every call must carry (default: no auth)")
     auth.add_argument("--token-file", type=Path, help="file holding the token, re-read on every call")
@@ -83,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
         tls=tls,
         faults=faults,
         legacy_camelcase=args.legacy_camelcase,
+        grpc_port=args.grpc_port,
     )
     print(
         f"serving {server.records_loaded} records on {args.host}:{server.port} "
         f"(gRPC {server.grpc_target}, REST {server.rest_url})",
         flush=True,
     )
+    if server.direct_grpc_port is not None:
+        print(f"grpc-port {server.direct_grpc_port}", flush=True)
     print(f"port {server.port}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

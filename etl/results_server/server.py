@@ -54,6 +54,7 @@ class RunningServer:
         self.records_loaded = store.count_records()
         # The internal gRPC port (loopback, plaintext), reachable without the sniffing front.
         self.internal_grpc_port = front.grpc_port
+        self.direct_grpc_port: int | None = None  # set when start_server(grpc_port=...) exposed gRPC directly
 
     @property
     def address(self) -> str:
@@ -103,11 +104,15 @@ def start_server(
     faults: Faults | None = None,
     legacy_camelcase: bool = False,
     memory_limit: str = "2GB",
+    grpc_port: int | None = None,
 ) -> RunningServer:
     """Serve `<data_dir>/records.ndjson` (or nothing, when `data_dir` is None) on `host:port` (0 = any free port).
 
     `token`: the bearer token every API call must carry, or a callable returning it (re-read per call so a token
     file can rotate); None disables auth like `AUTH_DISABLE=true`.
+    `grpc_port`: also serve gRPC straight from grpcio on `host:grpc_port` (0 = any free port; TLS when `tls` is
+    given), skipping the one-port front's proxy hop. Same API, auth and faults, except that `cut_after_records`
+    cuts only connections through the front.
     """
     store = Store(memory_limit=memory_limit)
     try:
@@ -119,11 +124,21 @@ def start_server(
     api = ResultsApi(store, token_source, faults)
     front_box: list[SniffingFront] = []
     grpc_server = build_grpc_server(api, lambda: front_box[0].cut_connections())
-    grpc_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    internal_port = grpc_server.add_insecure_port("127.0.0.1:0")
+    direct_port = None
+    if grpc_port is not None:
+        address = f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"
+        if tls is not None:
+            credentials = grpc.ssl_server_credentials([(tls.key.read_bytes(), tls.cert.read_bytes())])
+            direct_port = grpc_server.add_secure_port(address, credentials)
+        else:
+            direct_port = grpc_server.add_insecure_port(address)
     grpc_server.start()
     rest = RestServer(("127.0.0.1", 0), api, legacy_camelcase)
     threading.Thread(target=rest.serve_forever, name="results-rest", daemon=True).start()
-    front = SniffingFront(host, port, grpc_port, rest.server_address[1], _ssl_context(tls) if tls else None)
+    front = SniffingFront(
+        host, port, internal_port, rest.server_address[1], _ssl_context(tls) if tls else None
+    )
     front_box.append(front)
     try:
         front.start()
@@ -132,4 +147,6 @@ def start_server(
         rest.shutdown()
         store.close()
         raise
-    return RunningServer(host, front, grpc_server, rest, store, api, tls is not None)
+    running = RunningServer(host, front, grpc_server, rest, store, api, tls is not None)
+    running.direct_grpc_port = direct_port
+    return running

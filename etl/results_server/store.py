@@ -364,10 +364,10 @@ def _fetch_pbs(cur: duckdb.DuckDBPyConnection, row_ids: list[int]) -> list[bytes
     """`pb` of the given rows, in the given order (rows deleted meanwhile are left out)."""
     if not row_ids:
         return []
-    # BETWEEN lets the scan skip straight to the page's vectors; list_contains keeps only the page's rows (an IN
-    # over a thousand literals costs several times more).
+    # BETWEEN lets the scan skip straight to the page's vectors; the semi-join keeps only the page's rows (linear:
+    # an IN over literals or list_contains compares every row with every id, 10x slower at 5,000-record pages).
     rows = cur.execute(
-        "SELECT rowid, pb FROM records WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)",
+        "SELECT rowid, pb FROM records WHERE rowid BETWEEN $lo AND $hi AND rowid IN (SELECT unnest($ids))",
         {"lo": min(row_ids), "hi": max(row_ids), "ids": row_ids},
     ).fetchall()
     by_id = dict(rows)

@@ -200,3 +200,32 @@ def test_list_records_response_framing() -> None:
         and wire.varint(300) == b"\xac\x02"
         and wire.varint(1 << 35) == b"\x80\x80\x80\x80\x80\x01"
     )
+
+
+def test_direct_grpc_port_serves_the_same_api_with_auth_and_tls(tmp_path: Path) -> None:
+    from etl.results_server.server import TlsFiles
+
+    from .records import make_pki
+
+    data = write_records(tmp_path / "history", history(23))
+    request = api_pb2.ListRecordsRequest(parent="-/results/-", order_by="update_time asc", page_size=10)
+    token = [("authorization", "Bearer s3cret")]
+    with start_server(data, token="s3cret", grpc_port=0) as running:
+        assert running.direct_grpc_port and running.direct_grpc_port != running.port
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.direct_grpc_port}")
+        stub = api_pb2_grpc.ResultsStub(channel)
+        assert stub.ListRecords(request, metadata=token) == running.api.list_records(request)
+        with pytest.raises(grpc.RpcError) as denied:
+            stub.ListRecords(request)
+        assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        channel.close()
+    pki = make_pki(tmp_path / "pki")
+    with start_server(data, tls=TlsFiles(pki.server_cert, pki.server_key), grpc_port=0) as secure:
+        credentials = grpc.ssl_channel_credentials(root_certificates=pki.ca_cert.read_bytes())
+        channel = grpc.secure_channel(f"localhost:{secure.direct_grpc_port}", credentials)
+        assert len(api_pb2_grpc.ResultsStub(channel).ListRecords(request).records) == 10
+        channel.close()
+        plain = grpc.insecure_channel(f"127.0.0.1:{secure.direct_grpc_port}")
+        with pytest.raises(grpc.RpcError):
+            api_pb2_grpc.ResultsStub(plain).ListRecords(request, timeout=5)
+        plain.close()
