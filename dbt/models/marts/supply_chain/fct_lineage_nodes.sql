@@ -37,6 +37,7 @@ select
     run_labels.run_pipeline,
     run_labels.status as run_status
 from nodes
-left join run_labels
-    on run_labels.node_id = nodes.node_id and nodes.node_kind in ('pipeline_run', 'task_run')
+-- Equality only: a one-sided condition (e.g. on node_kind) in a LEFT JOIN makes DuckDB loop instead of hash.
+-- Run uids never equal a commit, event or digest id, so only run nodes find a label.
+left join run_labels on run_labels.node_id = nodes.node_id
 order by node_key
