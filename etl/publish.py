@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ import duckdb
 
 from etl.config import WarehousePaths
 from etl.errors import WarehouseError
+
+log = logging.getLogger(__name__)
 
 MARTS_SCHEMA = "marts"
 STATE_SUFFIX = ".publish.json"
@@ -69,9 +72,11 @@ def _write(paths: WarehousePaths, temp: Path, served: dict[str, object]) -> tupl
         shutil.copyfile(paths.serving_db, temp)
         state = _patch(paths.warehouse_db, temp, str(served["invocation_id"]))
         if state is not None and (not full_size or temp.stat().st_size <= MAX_GROWTH * full_size):
+            log.info("published %s by patching the previous snapshot", paths.serving_db)
             return state, full_size
         _remove(temp)
     state = _write_snapshot(paths.warehouse_db, temp)
+    log.info("published %s as a fresh snapshot", paths.serving_db)
     return state, temp.stat().st_size
 
 

@@ -134,25 +134,33 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if models_ran | length == 0 -%}{{ return('select 1') }}{%- endif -%}
-    {%- set previous = build_watermark() -%}
-    {%- set previous_invocation = _build_state_value('invocation_id') -%}
-    {%- set previous_sql = "'" ~ previous ~ "'::timestamptz" if previous != '' else 'null::timestamptz' -%}
+    {#- Plain SQL only: a run_query here would open a transaction that dbt rolls back after the hook. -#}
+    {%- set relation = build_watermark_relation() -%}
+    {%- set previous = '(select max(ingested_through) from _build_watermark_before)' -%}
     {%- if touched | length == 0 -%}
-        {%- set through_sql, keyed = previous_sql, true -%}
+        {%- set through_sql, keyed_sql = previous, 'true' -%}
     {%- elif built | length == tagged | length -%}
         {%- set through_sql = '(select max(ingested_at) from raw.tekton_objects)' -%}
-        {%- set keyed = previous != '' and not flags.FULL_REFRESH -%}
+        {%- set keyed_sql = 'false' if flags.FULL_REFRESH else previous ~ ' is not null' -%}
     {%- else -%}
-        {%- set through_sql, keyed = 'null::timestamptz', false -%}
+        {%- set through_sql, keyed_sql = 'null::timestamptz', 'false' -%}
     {%- endif -%}
-    {%- set relation = build_watermark_relation() -%}
+    create table if not exists {{ relation }} (
+        ingested_through timestamptz,
+        previous_through timestamptz,
+        invocation_id varchar,
+        previous_invocation_id varchar,
+        keyed boolean
+    );
+    create or replace temp table _build_watermark_before as select * from {{ relation }};
     create or replace table {{ relation }} as
     select
         {{ through_sql }} as ingested_through,
-        {{ previous_sql }} as previous_through,
+        {{ previous }} as previous_through,
         '{{ invocation_id }}' as invocation_id,
-        {{ "'" ~ previous_invocation ~ "'" if previous_invocation != '' else 'null' }}::varchar as previous_invocation_id,
-        {{ keyed }} as keyed;
+        (select max(invocation_id) from _build_watermark_before) as previous_invocation_id,
+        {{ keyed_sql }} as keyed;
+    drop table _build_watermark_before;
     create or replace table {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }} (
         schema_name varchar, table_name varchar, uid_column varchar, affected varchar
     );
@@ -160,14 +168,4 @@
     insert into {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }}
         values ('{{ schema }}', '{{ name }}', '{{ uid_column }}', '{{ affected }}');
     {%- endfor %}
-{%- endmacro %}
-
-{% macro _build_state_value(column) -%}
-    {%- set relation = adapter.get_relation(
-        database=target.database, schema='intermediate', identifier='build_watermark') -%}
-    {%- if relation is none -%}{{ return('') }}{%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-    {%- if column not in columns -%}{{ return('') }}{%- endif -%}
-    {%- set values = run_query('select max(' ~ column ~ ')::varchar from ' ~ relation).columns[0].values() -%}
-    {{ return(values[0] if values and values[0] is not none else '') }}
 {%- endmacro %}

@@ -10,8 +10,10 @@ every mart and every incremental intermediate model, in the working file and in 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import random
 import uuid
 from collections.abc import Iterator
@@ -216,7 +218,8 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         changes = _changes(objects, _pipelines(paths.warehouse_db), rng)
         _land(paths, changes, f"round-{index}")
         objects = _merge(objects, changes)
-        run_build(paths, select=CORE_SELECTION)
+        with _publish_messages() as incremental_publish:
+            run_build(paths, select=CORE_SELECTION)
         affected = query(
             paths.warehouse_db,
             "select run_kind, count(*) from intermediate.int_build__affected_runs group by 1",
@@ -225,7 +228,8 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         incremental = _snapshot(paths.warehouse_db)
         served = _snapshot(paths.serving_db, ("marts",))
         watermark = query(paths.warehouse_db, "select count(*) from intermediate.build_watermark")[0][0]
-        run_build(paths, select=CORE_SELECTION, full_refresh=True)
+        with _publish_messages() as full_publish:
+            run_build(paths, select=CORE_SELECTION, full_refresh=True)
         outcomes.append(
             {
                 "affected": dict(affected),
@@ -236,9 +240,27 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
                 "watermark_rows": watermark,
                 "full": _snapshot(paths.warehouse_db),
                 "full_served": _snapshot(paths.serving_db, ("marts",)),
+                "publish_messages": (incremental_publish, full_publish),
             }
         )
     return outcomes
+
+
+@contextlib.contextmanager
+def _publish_messages() -> Iterator[list[str]]:
+    """What etl.publish said it did (patch or fresh snapshot) while the block ran."""
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("etl.publish")
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
 
 
 def _merge(objects: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -271,5 +293,8 @@ def test_incremental_tables_equal_a_full_refresh_row_for_row(
 @pytest.mark.parametrize("index", [0, 1])
 def test_published_marts_equal_a_full_refresh(rounds: list[dict[str, Any]], index: int) -> None:
     outcome = rounds[index]
+    incremental_publish, full_publish = outcome["publish_messages"]
+    assert any("by patching" in message for message in incremental_publish), incremental_publish
+    assert any("fresh snapshot" in message for message in full_publish), full_publish
     assert outcome["served"] == outcome["full_served"]
     assert outcome["served"]["marts.fct_pipeline_runs"], "the published file holds the marts"
