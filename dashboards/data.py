@@ -644,7 +644,7 @@ def _cached_lineage(snapshot: Snapshot, start_ids: tuple[str, ...]) -> pd.DataFr
         start = [
             key
             for (key,) in con.execute(
-                "SELECT node_key FROM marts.fct_lineage_nodes WHERE node_id IN (SELECT unnest($ids))",
+                "SELECT node_key FROM marts.fct_lineage_node_ids WHERE node_id IN (SELECT unnest($ids))",
                 {"ids": list(start_ids)},
             ).fetchall()
         ]

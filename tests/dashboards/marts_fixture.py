@@ -363,6 +363,8 @@ SELECT row_number() OVER (ORDER BY n.first_at, n.node_id) AS node_key, n.node_ki
 FROM nodes n LEFT JOIN labels l ON l.node_id = n.node_id AND n.node_kind IN ('pipeline_run', 'task_run')
 ORDER BY node_key;
 
+CREATE TABLE marts.fct_lineage_node_ids AS SELECT node_id, node_key FROM marts.fct_lineage_nodes ORDER BY node_id;
+
 CREATE TABLE marts.fct_lineage_graph AS
 SELECT s.node_key AS source_key, t.node_key AS target_key, e.*
 FROM marts.fct_lineage_edges e
