@@ -218,10 +218,8 @@ def load_pages(
     """Load pages in `SOURCE_PAGE_SCHEMA` into `raw.tekton_objects` / `raw.rejects`, in batches of about
     `settings.batch_size` objects, committing every `settings.commit_rows` objects.
 
-    Memory is bounded by one transaction whatever the length of the history. Several batches share one transaction
-    because committing a small batch costs about as much CPU again as loading it (DuckDB's write-ahead log, then the
-    checkpoint). A crash loses at most the open transaction; the watermark commits with it, so a re-run loads that
-    work again. When the source fails between batches, the batches loaded so far commit before the error surfaces;
+    Memory is bounded by one transaction whatever the length of the history. A crash loses at most the open
+    transaction; the watermark commits with it, so a re-run loads that work again. When the source fails between batches, the batches loaded so far commit before the error surfaces;
     when loading a batch fails, the open transaction rolls back. `on_batch` sees the running totals after every
     batch."""
     if source not in SOURCES:
