@@ -106,3 +106,111 @@ def test_failures_page_counts_the_failures_mart(home_env: Path) -> None:
     (failures,) = _one(home_env, "SELECT count(*) FROM marts.fct_failures")
     assert failures > 0
     assert _metric(at, "Failing runs") == f"{failures:,}"
+
+
+def _all(path: Path, text: str) -> list[tuple]:
+    data.close_readers()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(text).fetchall()
+    finally:
+        con.close()
+
+
+# Each dashboard read model against the contract mart it is derived from: (name, rows only in the read model or
+# only in the mart, computed with our own SQL). Every query must return no rows.
+READ_MODEL_DIFFERENCES = {
+    "fct_pipeline_run_days": """
+        (SELECT pipeline_run_uid, status, duration_s, queue_s, transition, previous_run_uid
+         FROM marts.fct_pipeline_run_days
+         EXCEPT
+         SELECT p.pipeline_run_uid, p.status, p.duration_s, p.queue_s, c.transition, c.previous_run_uid
+         FROM marts.fct_pipeline_runs p JOIN marts.fct_run_comparisons c USING (cluster, pipeline_run_uid))
+        UNION ALL
+        (SELECT p.pipeline_run_uid, p.status, p.duration_s, p.queue_s, c.transition, c.previous_run_uid
+         FROM marts.fct_pipeline_runs p JOIN marts.fct_run_comparisons c USING (cluster, pipeline_run_uid)
+         EXCEPT
+         SELECT pipeline_run_uid, status, duration_s, queue_s, transition, previous_run_uid
+         FROM marts.fct_pipeline_run_days)
+    """,
+    "fct_failure_days": """
+        (SELECT run_uid, cause, exit_code FROM marts.fct_failure_days
+         EXCEPT SELECT run_uid, cause, exit_code FROM marts.fct_failures)
+        UNION ALL
+        (SELECT run_uid, cause, exit_code FROM marts.fct_failures
+         EXCEPT SELECT run_uid, cause, exit_code FROM marts.fct_failure_days)
+    """,
+    "fct_lineage_graph": """
+        (SELECT source_id, target_id, relation FROM marts.fct_lineage_graph
+         EXCEPT SELECT source_id, target_id, relation FROM marts.fct_lineage_edges)
+        UNION ALL
+        (SELECT source_id, target_id, relation FROM marts.fct_lineage_edges
+         EXCEPT SELECT source_id, target_id, relation FROM marts.fct_lineage_graph)
+    """,
+    "fct_flaky_evidence_runs": """
+        (SELECT failed_uid, passing_uid, kind FROM marts.fct_flaky_evidence_runs
+         EXCEPT SELECT failed_uid, passing_uid, kind FROM marts.fct_flaky_evidence)
+        UNION ALL
+        (SELECT failed_uid, passing_uid, kind FROM marts.fct_flaky_evidence
+         EXCEPT SELECT failed_uid, passing_uid, kind FROM marts.fct_flaky_evidence_runs)
+    """,
+    # The values decide "changed" exactly as fct_run_comparisons did: the same canonical JSON text.
+    "fct_run_values": """
+        WITH pairs AS (
+            SELECT pipeline_run_uid AS cur, previous_run_uid AS prev, params_changed, results_changed
+            FROM marts.fct_run_comparisons WHERE previous_run_uid IS NOT NULL
+        ), sides AS (
+            SELECT p.cur, v.value_kind, v.name, 'cur' AS side, coalesce(v.value_json, 'null') AS j
+            FROM pairs p JOIN marts.fct_run_values v ON v.run_uid = p.cur
+            UNION ALL
+            SELECT p.cur, v.value_kind, v.name, 'prev', coalesce(v.value_json, 'null')
+            FROM pairs p JOIN marts.fct_run_values v ON v.run_uid = p.prev
+        ), changed AS (
+            SELECT cur, value_kind, name FROM sides GROUP BY ALL
+            HAVING count(DISTINCT side) < 2 OR count(DISTINCT j) > 1
+        ), listed AS (
+            SELECT cur, 'param' AS value_kind, unnest(params_changed) AS name FROM pairs
+            UNION ALL
+            SELECT cur, 'result', unnest(results_changed) FROM pairs
+        )
+        (SELECT * FROM changed EXCEPT SELECT * FROM listed)
+        UNION ALL
+        (SELECT * FROM listed EXCEPT SELECT * FROM changed)
+    """,
+}
+
+
+@pytest.mark.parametrize("read_model", sorted(READ_MODEL_DIFFERENCES))
+def test_dashboard_read_models_hold_the_rows_of_their_marts(home_env: Path, read_model: str) -> None:
+    (rows,) = _one(home_env, f"SELECT count(*) FROM marts.{read_model}")
+    assert rows > 0
+    assert _all(home_env, READ_MODEL_DIFFERENCES[read_model]) == []
+
+
+def test_comparison_values_are_the_marts_values(home_env: Path) -> None:
+    uid, previous, params_changed, results_changed = _one(
+        home_env,
+        "SELECT pipeline_run_uid, previous_run_uid, params_changed, results_changed FROM marts.fct_run_comparisons "
+        "WHERE len(params_changed) + len(results_changed) > 0 ORDER BY order_at DESC, pipeline_run_uid LIMIT 1",
+    )
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["run"] = uid
+    at.run()
+    at.switch_page("app_pages/comparison.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [df.value for df in at.dataframe if "this run" in df.value.columns]
+    expected = {("param", n) for n in params_changed} | {("result", n) for n in results_changed}
+    assert set(zip(table["kind"], table["name"], strict=True)) == expected
+    values = {
+        (run, kind, name): text
+        for run, kind, name, text in _all(
+            home_env,
+            f"SELECT run_uid, value_kind, name, value_text FROM marts.fct_run_values "
+            f"WHERE run_uid IN ('{uid}', '{previous}')",
+        )
+    }
+    for row in table.itertuples(index=False):
+        for run, shown in ((uid, row[2]), (previous, row[3])):
+            assert (None if shown is None or shown != shown else shown) == values.get(
+                (run, row.kind, row.name)
+            )
