@@ -8,6 +8,7 @@ The Results server keeps running while the UIs are up, so Dagster's schedules ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -139,9 +140,15 @@ def _materialize(paths: WarehousePaths, config_file: Path) -> None:
     from etl.orchestrate import materialize_all
 
     started = time.perf_counter()
-    if not materialize_all(paths):
+    # dagster-dbt echoes every dbt event on stdout; the demo's terminal keeps to its own lines, the events go to a
+    # file (and, as every Dagster event, to the run's event log in the UI).
+    dbt_log = paths.home / "demo" / "dbt-events.log"
+    dbt_log.parent.mkdir(parents=True, exist_ok=True)
+    with dbt_log.open("w") as sink, contextlib.redirect_stdout(sink):
+        succeeded = materialize_all(paths)
+    if not succeeded:
         raise WarehouseError(
-            f"the demo's Dagster run failed; open the Dagster UI or the logs under {paths.dagster_home} to see why"
+            f"the demo's Dagster run failed; see {dbt_log}, the Dagster UI or the logs under {paths.dagster_home}"
         )
     _say(f"ingested, built and published {paths.serving_db} in {time.perf_counter() - started:.0f}s")
     reports = sorted(paths.daily_reports_dir.glob("*.html"))

@@ -78,6 +78,14 @@ def test_demo_builds_serves_and_stops(tmp_path: Path) -> None:
     finally:
         con.close()
     assert runs > 0 and clusters == [("demo",)]
+    # dbt's event stream goes to a file, not to the demo's terminal.
+    dbt_events = {line.strip() for line in (home / "demo" / "dbt-events.log").read_text().splitlines()} - {""}
+    assert any("stg_tekton__pipeline_runs" in line for line in dbt_events), (
+        "dbt's events are kept in the file"
+    )
+    assert not dbt_events & {line.strip() for line in output.splitlines()}, (
+        "no dbt event line in the terminal"
+    )
     assert list((home / "reports" / "daily").glob("*.html")), "the demo writes a daily summary"
 
     token_file = home / "demo" / "results-token"
