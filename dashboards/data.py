@@ -623,13 +623,14 @@ def lineage_start_nodes(snapshot: Snapshot, text: str) -> pd.DataFrame:
 _EDGE_COLUMNS = (
     "source_key, target_key, source_kind, source_id, target_kind, target_id, relation, observed_at"
 )
+_KEY_EDGE_COLUMNS = "source_key, target_key, relation, observed_at"
 _UPSTREAM_RELATIONS = ("produces", "triggers", "contains")
 
 
 def lineage_edges(snapshot: Snapshot, start_ids: list[str]) -> pd.DataFrame:
     """Edges reachable downstream from the start nodes (a few hops), plus the hops upstream to their commit.
 
-    Rows are fct_lineage_edges rows (from fct_lineage_graph) with the integer keys of both ends.
+    Rows are fct_lineage_edges rows (walked on fct_lineage_graph's keys) with the integer keys of both ends.
     """
     return _cached_lineage(snapshot, tuple(sorted(start_ids)))
 
@@ -650,6 +651,12 @@ def _cached_lineage(snapshot: Snapshot, start_ids: tuple[str, ...]) -> pd.DataFr
         ]
         frames = _walk(con, start, "source_key", "target_key", LINEAGE_DOWNSTREAM_HOPS, None)
         frames += _walk(con, start, "target_key", "source_key", 2, _UPSTREAM_RELATIONS)
+        keyed = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=_KEY_EDGE_COLUMNS.split(", "))
+        )
+        edges = _with_node_ids(con, keyed)
     except duckdb.CatalogException as exc:
         match = _MISSING_TABLE.search(str(exc))
         table = f"marts.{match.group(1)}" if match else "marts.fct_lineage_graph"
@@ -658,9 +665,6 @@ def _cached_lineage(snapshot: Snapshot, start_ids: tuple[str, ...]) -> pd.DataFr
         ) from None
     finally:
         con.close()
-    edges = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_EDGE_COLUMNS.split(", "))
-    )
     edges = edges.drop_duplicates(subset=["source_id", "target_id", "relation"])
     return (
         edges.sort_values(["relation", "source_id", "target_id"])
@@ -680,7 +684,7 @@ def _walk(
     """Breadth-first over fct_lineage_graph from the `start` keys, following `from_column` → `to_column`."""
     relation_filter = "AND list_contains($relations, relation)" if relations else ""
     sql = (
-        f"SELECT {_EDGE_COLUMNS} FROM marts.fct_lineage_graph "
+        f"SELECT {_KEY_EDGE_COLUMNS} FROM marts.fct_lineage_graph "
         f"WHERE {from_column} IN (SELECT unnest($keys)) {relation_filter}"
     )
     frames, seen, frontier = [], set(start), start
@@ -695,6 +699,24 @@ def _walk(
         frontier = [int(n) for n in found[to_column].unique().tolist() if n not in seen]
         seen.update(frontier)
     return frames
+
+
+def _with_node_ids(con: duckdb.DuckDBPyConnection, keyed: pd.DataFrame) -> pd.DataFrame:
+    """The walked key edges with both ends' kind and id, from fct_lineage_nodes (one lookup, by key)."""
+    keys = sorted({int(k) for k in pd.concat([keyed["source_key"], keyed["target_key"]])})
+    nodes = con.execute(
+        "SELECT node_key, node_kind, node_id FROM marts.fct_lineage_nodes WHERE node_key IN (SELECT unnest($keys))",
+        {"keys": keys},
+    ).df()
+    kinds = dict(zip(nodes["node_key"], nodes["node_kind"], strict=True))
+    ids = dict(zip(nodes["node_key"], nodes["node_id"], strict=True))
+    edges = keyed.assign(
+        source_kind=keyed["source_key"].map(kinds),
+        source_id=keyed["source_key"].map(ids),
+        target_kind=keyed["target_key"].map(kinds),
+        target_id=keyed["target_key"].map(ids),
+    )
+    return edges[_EDGE_COLUMNS.split(", ")]
 
 
 def node_keys(edges: pd.DataFrame) -> dict[str, int]:

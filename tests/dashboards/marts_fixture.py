@@ -366,7 +366,7 @@ ORDER BY node_key;
 CREATE TABLE marts.fct_lineage_node_ids AS SELECT node_id, node_key FROM marts.fct_lineage_nodes ORDER BY node_id;
 
 CREATE TABLE marts.fct_lineage_graph AS
-SELECT s.node_key AS source_key, t.node_key AS target_key, e.*
+SELECT s.node_key AS source_key, t.node_key AS target_key, e.relation, e.observed_at
 FROM marts.fct_lineage_edges e
 JOIN marts.fct_lineage_nodes s ON s.node_id = e.source_id
 JOIN marts.fct_lineage_nodes t ON t.node_id = e.target_id

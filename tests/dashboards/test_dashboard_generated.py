@@ -141,11 +141,18 @@ READ_MODEL_DIFFERENCES = {
          EXCEPT SELECT run_uid, cause, exit_code FROM marts.fct_failure_days)
     """,
     "fct_lineage_graph": """
-        (SELECT source_id, target_id, relation FROM marts.fct_lineage_graph
-         EXCEPT SELECT source_id, target_id, relation FROM marts.fct_lineage_edges)
+        WITH graph AS (
+            SELECT s.node_kind AS source_kind, s.node_id AS source_id, t.node_kind AS target_kind,
+                   t.node_id AS target_id, g.relation, g.observed_at
+            FROM marts.fct_lineage_graph g
+            JOIN marts.fct_lineage_nodes s ON s.node_key = g.source_key
+            JOIN marts.fct_lineage_nodes t ON t.node_key = g.target_key
+        ), edges AS (
+            SELECT source_kind, source_id, target_kind, target_id, relation, observed_at FROM marts.fct_lineage_edges
+        )
+        (SELECT * FROM graph EXCEPT ALL SELECT * FROM edges)
         UNION ALL
-        (SELECT source_id, target_id, relation FROM marts.fct_lineage_edges
-         EXCEPT SELECT source_id, target_id, relation FROM marts.fct_lineage_graph)
+        (SELECT * FROM edges EXCEPT ALL SELECT * FROM graph)
     """,
     "fct_flaky_evidence_runs": """
         (SELECT failed_uid, passing_uid, kind FROM marts.fct_flaky_evidence_runs
