@@ -9,6 +9,7 @@ Target: every page ≤ 300 ms.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -116,6 +117,11 @@ def _page_loads(snapshot, filters) -> dict[str, Callable[[], object]]:  # type: 
     }
 
 
+def _load() -> str:
+    """The 1/5/15-minute load average: on a shared machine the figures mean little without it."""
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def _timed(step: Callable[[], object], clear: Callable[[], None]) -> tuple[float, float]:
     """(cold, median of REPEATS) in ms: cold = the connection opened too; every repetition with the cache cleared."""
     from dashboards import data
@@ -148,6 +154,7 @@ def main() -> None:
     )
     pipeline_runs, task_runs = int(counts.at[0, "p"]), int(counts.at[0, "t"])
 
+    load_before = _load()
     base_first, base_median = _timed(baseline, data.clear_cache)
     rows = [
         f"| baseline: `SELECT count(*)` through the same path | {base_first:.0f} | {base_median:.0f} | 1.0× | – |"
@@ -160,6 +167,7 @@ def main() -> None:
         rows.append(f"| {page} | {first:.0f} | {median:.0f} | {median / base_median:.0f}× | {verdict} |")
         print(f"{page}: first {first:.0f} ms, median {median:.0f} ms", flush=True)
 
+    load_after = _load()
     size_mb = Path(snapshot.path).stat().st_size / 1e6
     write_section(
         "dashboards",
@@ -178,7 +186,8 @@ def main() -> None:
                 *rows,
                 "",
                 *notes,
-                f"Slowest page median: {worst:.0f} ms.",
+                f"Slowest page median: {worst:.0f} ms. Load average (1/5/15 min) {load_before} before, "
+                f"{load_after} after.",
             ]
         ),
     )
