@@ -459,7 +459,7 @@ def _summary_keys(summary: str) -> list[str]:
 def _group_sql(group_by: str) -> str:
     if not group_by:
         return ""
-    namespace = "coalesce(json_extract_string(data, '$.metadata.namespace'), '')"
+    namespace = "namespace"  # the column the store fills with data.metadata.namespace (or '') on every write
     if group_by == "namespace":
         return namespace
     if group_by == "pipeline":

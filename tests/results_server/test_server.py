@@ -232,6 +232,43 @@ def test_create_update_delete_lifecycle(stub: Stub) -> None:
     )
 
 
+def test_summary_groups_written_records_by_their_objects_namespace(stub: Stub) -> None:
+    """The namespace the Summary groups by is the object's metadata.namespace, kept current by every write."""
+    stub.CreateResult(
+        api_pb2.CreateResultRequest(parent="team-y", result=resources_pb2.Result(name="team-y/results/run-9"))
+    )
+    name = "team-y/results/run-9/records/rec-9"
+
+    def namespaces() -> dict[str, int]:
+        request = api_pb2.RecordListSummaryRequest(
+            parent="team-y/results/-", summary="total", group_by="namespace"
+        )
+        return {
+            s.fields["group_value"].string_value: int(s.fields["total"].number_value)
+            for s in stub.GetRecordListSummary(request).summary
+        }
+
+    body = b'{"metadata": {"namespace": "team-y"}}'
+    created = stub.CreateRecord(
+        api_pb2.CreateRecordRequest(
+            parent="team-y/results/run-9",
+            record=resources_pb2.Record(
+                name=name, data=resources_pb2.Any(type="tekton.dev/v1.TaskRun", value=body)
+            ),
+        )
+    )
+    assert namespaces() == {"team-y": 1}
+    stub.UpdateRecord(
+        api_pb2.UpdateRecordRequest(
+            record=resources_pb2.Record(name=name, data=resources_pb2.Any(value=b'{"metadata": {}}')),
+            etag=created.etag,
+        )
+    )
+    assert namespaces() == {"": 1}
+    stub.DeleteRecord(api_pb2.DeleteRecordRequest(name=name))  # the server is shared by this module's tests
+    stub.DeleteResult(api_pb2.DeleteResultRequest(name="team-y/results/run-9"))
+
+
 def test_create_record_checks_parent_result_and_json(stub: Stub) -> None:
     def create(parent: str, name: str, value: bytes) -> grpc.RpcError:
         record = resources_pb2.Record(name=name, data=resources_pb2.Any(type="x", value=value))
