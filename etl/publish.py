@@ -9,7 +9,8 @@ Two ways to write the new file (docs/dbt.md "Publishing"):
 - patch: when the build was incremental on top of exactly the build that the current serving file holds (the
   state row dbt writes in `intermediate.build_watermark`, and `<home>/tekton.duckdb.publish.json` written here),
   copy the serving file and replace only the affected runs' rows of the incremental marts; other marts are
-  copied whole. Re-compressing ~1M unchanged rows was most of the publish time.
+  copied whole when this invocation rebuilt them, and kept as they are when it did not (a `--select` build).
+  Re-compressing ~1M unchanged rows was most of the publish time.
 - snapshot: otherwise (first publish, full refresh, a failed or partial build in between, changed columns, or
   the patched file grown to twice a fresh one), copy every mart into a fresh file.
 """
@@ -150,22 +151,23 @@ def _patch(warehouse_db: Path, temp: Path, served_invocation: str) -> BuildState
         if not state.keyed or state.previous_invocation_id != served_invocation:
             return None
         keyed = _keyed_marts(con)
+        ran = _marts_run(con)
         tables = _mart_tables(con)
-        if not tables:
+        if not tables or ran is None:
             return None
+        served_tables = set(_served_tables(con))
         con.execute("BEGIN TRANSACTION")
         for table in tables:
             if table in keyed and _same_columns(con, table):
                 _replace_affected_rows(con, table, *keyed[table])
+            elif table not in ran and table in served_tables and _same_columns(con, table):
+                continue  # not rebuilt by this invocation: the served copy already equals it
             else:
                 con.execute(f'DROP TABLE IF EXISTS {MARTS_SCHEMA}."{table}"')
                 con.execute(
                     f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"'
                 )
-        for (stale,) in con.execute(
-            f"SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            f"AND schema_name = '{MARTS_SCHEMA}'"
-        ).fetchall():
+        for stale in served_tables:
             if stale not in tables:
                 con.execute(f'DROP TABLE {MARTS_SCHEMA}."{stale}"')
         _copy_comments(con, tables)
@@ -190,6 +192,28 @@ def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
         f"WHERE schema_name = '{MARTS_SCHEMA}'"
     ).fetchall()
     return {table: (uid_column, affected) for table, uid_column, affected in rows}
+
+
+def _marts_run(con: duckdb.DuckDBPyConnection) -> set[str] | None:
+    """Marts the last dbt invocation ran (None when it did not say: then nothing can be assumed unchanged)."""
+    has_table = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+        "AND table_name = 'build_models_run'"
+    ).fetchone()
+    if not has_table or not has_table[0]:
+        return None
+    rows = con.execute(
+        f"SELECT table_name FROM wh.intermediate.build_models_run WHERE schema_name = '{MARTS_SCHEMA}'"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _served_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name = '{MARTS_SCHEMA}'"
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, table: str) -> list[tuple[str, str]]:

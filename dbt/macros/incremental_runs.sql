@@ -108,7 +108,8 @@
   during a build (dbt holds the file's only read-write handle), so its newest ingested_at is what was absorbed.
   The row also says which invocation wrote the tables, which one it built on, and whether the tagged marts changed
   only at the affected runs (`keyed`): etl.publish then patches the previous serving file instead of copying them.
-  `incremental_marts` lists the tagged marts and their run key for it (config meta `incremental_runs`).
+  `build_incremental_marts` lists the tagged marts and their run key for it (config meta `incremental_runs`),
+  `build_models_run` the models this invocation ran (a mart it did not run is unchanged since the last one).
 -#}
 {% macro record_build_watermark(results) -%}
     {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
@@ -127,7 +128,9 @@
     {%- set touched = [] -%}
     {%- set models_ran = [] -%}
     {%- for result in results -%}
-        {%- if result.node.resource_type == 'model' -%}{%- do models_ran.append(1) -%}{%- endif -%}
+        {%- if result.node.resource_type == 'model' -%}
+            {%- do models_ran.append([result.node.schema, result.node.alias or result.node.name]) -%}
+        {%- endif -%}
         {%- if result.node.unique_id in tagged -%}
             {%- do touched.append(result.node.unique_id) -%}
             {%- if result.status == 'success' -%}{%- do built.append(result.node.unique_id) -%}{%- endif -%}
@@ -167,5 +170,12 @@
     {%- for schema, name, uid_column, affected in marts %}
     insert into {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }}
         values ('{{ schema }}', '{{ name }}', '{{ uid_column }}', '{{ affected }}');
+    {%- endfor %}
+    {#- Every model this invocation ran (whatever its outcome): publish re-copies only those of the other marts. #}
+    create or replace table {{ relation.incorporate(path={'identifier': 'build_models_run'}) }} (
+        schema_name varchar, table_name varchar
+    );
+    {%- for schema, name in models_ran %}
+    insert into {{ relation.incorporate(path={'identifier': 'build_models_run'}) }} values ('{{ schema }}', '{{ name }}');
     {%- endfor %}
 {%- endmacro %}

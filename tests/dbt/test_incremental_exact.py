@@ -298,3 +298,20 @@ def test_published_marts_equal_a_full_refresh(rounds: list[dict[str, Any]], inde
     assert any("fresh snapshot" in message for message in full_publish), full_publish
     assert outcome["served"] == outcome["full_served"]
     assert outcome["served"]["marts.fct_pipeline_runs"], "the published file holds the marts"
+
+
+def test_partial_build_publishes_by_patching_and_keeps_the_marts_it_did_not_run(tmp_path: Path) -> None:
+    """A --select build of one small mart: the served file still equals every mart of the working file."""
+    base = tmp_path
+    generate(base / "history", days=4, pipelines=6, runs_per_day=3.0, seed=2, fmt="ndjson")
+    paths = WarehousePaths(base / "home").ensure()
+    import_files(paths, [base / "history" / "objects.ndjson"])
+    run_build(paths, select=CORE_SELECTION)
+    objects = _load(base / "history")
+    _land(paths, _changes(objects, _pipelines(paths.warehouse_db), random.Random(3))[:6], "late")
+    with _publish_messages() as messages:
+        run_build(paths, select=["agg_reliability_daily"])
+    assert any("by patching" in message for message in messages), messages
+    assert _snapshot(paths.serving_db, ("marts",)) == _snapshot(paths.warehouse_db, ("marts",))
+    ran = query(paths.warehouse_db, "select table_name from intermediate.build_models_run")
+    assert ran == [("agg_reliability_daily",)]
