@@ -132,12 +132,13 @@ WHERE NOT EXISTS (
 )
 """
 
-_UPSERT_SQL = """
-INSERT INTO raw.tekton_objects AS t
-    (cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version, source_update_time,
-     source, source_ref, ingested_at, object_hash, object)
-SELECT $cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
-       source_update_time, $source, source_ref, $now, {object_hash}, obj
+# The batch's rows that may be stored: valid, and the newest of their uid within the batch; with the object as stored
+# (stripped of the bulky fields unless keep_full_objects) and its hash. DuckDB's 64-bit hash, in hex: 10x cheaper
+# than md5 here. It only tells "same content" from "changed" for a newer version of one uid; should a DuckDB upgrade
+# change it, the cost is one rewrite of a row, never a loss.
+_CANDIDATES_SQL = """
+SELECT seq, uid, kind, api_version, namespace, name, creation_timestamp, resource_version, source_update_time,
+       source_ref, obj, printf('%016x', hash(obj)) AS object_hash
 FROM (
     SELECT b.*,
            CASE WHEN $strip AND b.has_bulk
@@ -145,33 +146,46 @@ FROM (
                 ELSE b.txt
            END AS obj
     FROM _raw_batch b
-    WHERE b.reason IS NULL AND b.seq NOT IN (SELECT seq FROM _raw_superseded) AND {rows}
+    WHERE b.reason IS NULL AND b.seq NOT IN (SELECT seq FROM _raw_superseded) {rows}
 )
-ON CONFLICT (cluster, uid) DO UPDATE SET
-    kind = excluded.kind, api_version = excluded.api_version, namespace = excluded.namespace,
-    name = excluded.name, creation_timestamp = excluded.creation_timestamp,
-    resource_version = excluded.resource_version, source_update_time = excluded.source_update_time,
-    source = excluded.source, source_ref = excluded.source_ref, ingested_at = excluded.ingested_at,
-    object_hash = excluded.object_hash, object = excluded.object
-WHERE excluded.object_hash <> t.object_hash
-  AND ({forced} OR CASE
-        WHEN excluded.resource_version IS NOT NULL AND t.resource_version IS NOT NULL
-            THEN excluded.resource_version > t.resource_version
-        WHEN excluded.source_update_time IS NOT NULL AND t.source_update_time IS NOT NULL
-            THEN excluded.source_update_time > t.source_update_time
+"""
+_STORED_COLUMNS = """(cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
+    source_update_time, source, source_ref, ingested_at, object_hash, object)"""
+_STORED_VALUES = """$cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
+    source_update_time, $source, source_ref, $now, object_hash, obj"""
+
+# Step 1, uids not stored yet: appended. The primary-key index answers "stored already?" without a scan.
+_INSERT_NEW_SQL = f"""
+INSERT INTO raw.tekton_objects {_STORED_COLUMNS}
+SELECT {_STORED_VALUES} FROM ({_CANDIDATES_SQL.format(rows="")})
+ON CONFLICT (cluster, uid) DO NOTHING
+RETURNING uid
+"""
+
+# Step 2, uids stored already (only when step 1 skipped some): the rows that replace their stored version. Rows
+# whose uid repeats in the batch were already decided against the stored version by the fold (_raw_decided); the
+# others follow the newest-version rule here. Same content is never a change.
+_REPLACING_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _raw_replacing AS
+SELECT c.* FROM ({_CANDIDATES_SQL.format(rows="AND b.uid NOT IN (SELECT uid FROM _raw_inserted)")}) c
+JOIN raw.tekton_objects t ON t.cluster = $cluster AND t.uid = c.uid
+WHERE c.object_hash <> t.object_hash
+  AND (c.seq IN (SELECT seq FROM _raw_decided) OR CASE
+        WHEN c.resource_version IS NOT NULL AND t.resource_version IS NOT NULL
+            THEN c.resource_version > t.resource_version
+        WHEN c.source_update_time IS NOT NULL AND t.source_update_time IS NOT NULL
+            THEN c.source_update_time > t.source_update_time
         ELSE true
       END)
 """
-# Rows whose uid repeats in the batch were already decided against the stored version by the fold; the others are
-# compared with the stored row by the newest-version rule inside the upsert itself (using the primary key index).
-# DuckDB's 64-bit hash, in hex: 10x cheaper than md5 here. It only tells "same content" from "changed" for a
-# newer version of one uid; should a DuckDB upgrade change it, the cost is one rewrite of a row, never a loss.
-_OBJECT_HASH = "printf('%016x', hash(obj))"
-_UPSERT_DECIDED_SQL = _UPSERT_SQL.format(
-    rows="b.seq IN (SELECT seq FROM _raw_decided)", forced="true", object_hash=_OBJECT_HASH
+# A replaced version is deleted and the new one appended, never updated in place: new rows then stay together at
+# the end of the table, so readers filtering on ingested_at (dbt's incremental staging) skip the old row groups by
+# their zone maps, and a checkpoint writes the new rows instead of rewriting every row group an update touched.
+_DELETE_REPLACED_SQL = (
+    "DELETE FROM raw.tekton_objects WHERE cluster = $cluster AND uid IN (SELECT uid FROM _raw_replacing)"
 )
-_UPSERT_SQL = _UPSERT_SQL.format(
-    rows="b.seq NOT IN (SELECT seq FROM _raw_decided)", forced="false", object_hash=_OBJECT_HASH
+_APPEND_REPLACING_SQL = (
+    f"INSERT INTO raw.tekton_objects {_STORED_COLUMNS} SELECT {_STORED_VALUES} FROM _raw_replacing"
 )
 
 
@@ -491,6 +505,7 @@ def _is_newer(candidate: dict, current: dict) -> bool:
 def _upsert(
     con: duckdb.DuckDBPyConnection, now: datetime, cluster: str, source: str, settings: IngestSettings
 ) -> int:
+    """Store the batch's candidates; returns how many rows were written (new uids plus replaced versions)."""
     params = {
         "now": now,
         "cluster": cluster,
@@ -499,8 +514,26 @@ def _upsert(
         "meta_patch": _STRIP_METADATA_PATCH,
         "all_patch": _STRIP_ALL_PATCH,
     }
-    loaded = int(con.execute(_UPSERT_SQL, params).fetchone()[0])
-    return loaded + int(con.execute(_UPSERT_DECIDED_SQL, params).fetchone()[0])
+    inserted = con.execute(_INSERT_NEW_SQL, params).to_arrow_table()
+    candidates = con.execute(
+        "SELECT count(*) FROM _raw_batch WHERE reason IS NULL AND seq NOT IN (SELECT seq FROM _raw_superseded)"
+    ).fetchone()[0]
+    if inserted.num_rows == candidates:
+        return inserted.num_rows
+    con.register("_raw_inserted", inserted)
+    try:
+        replace_params = {key: params[key] for key in ("cluster", "strip", "meta_patch", "all_patch")}
+        con.execute(_REPLACING_SQL, replace_params)
+    finally:
+        con.unregister("_raw_inserted")
+    try:
+        replaced = con.execute("SELECT count(*) FROM _raw_replacing").fetchone()[0]
+        if replaced:
+            con.execute(_DELETE_REPLACED_SQL, {"cluster": cluster})
+            con.execute(_APPEND_REPLACING_SQL, {"now": now, "cluster": cluster, "source": source})
+    finally:
+        con.execute("DROP TABLE IF EXISTS _raw_replacing")
+    return inserted.num_rows + int(replaced)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
