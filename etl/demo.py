@@ -221,6 +221,10 @@ def _wait_http(name: str, url: str, timeout_s: float) -> None:
 
 
 def _wait_for_interrupt() -> None:
+    # Ctrl-C stops the demo even when it was started from a context that ignores SIGINT (a shell's background job
+    # inherits SIG_IGN, which Python keeps); SIGTERM stops it the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while True:
             time.sleep(3600)
