@@ -131,13 +131,18 @@ def _run(snapshot: Snapshot, sql: str, params: Mapping[str, Any]) -> pd.DataFram
     try:
         return con.execute(sql, _bound(sql, params)).df()
     except duckdb.CatalogException as exc:
-        match = _MISSING_TABLE.search(str(exc))
-        table = f"marts.{match.group(1)}" if match else "a mart"
-        raise DashboardDataError(
-            f"{table} is missing from {path}: rebuild and publish with `tekton-warehouse build`"
-        ) from None
+        raise _missing_mart(exc, path, "a mart") from None
     finally:
         con.close()
+
+
+def _missing_mart(exc: duckdb.CatalogException, path: str, fallback: str) -> DashboardDataError:
+    """The readable error for a query that met a table missing from the serving file (an old or partial build)."""
+    match = _MISSING_TABLE.search(str(exc))
+    table = f"marts.{match.group(1)}" if match else fallback
+    return DashboardDataError(
+        f"{table} is missing from {path}: rebuild and publish with `tekton-warehouse build`"
+    )
 
 
 @st.cache_data(ttl="15m", max_entries=1024, show_spinner=False)
@@ -658,11 +663,7 @@ def _cached_lineage(snapshot: Snapshot, start_ids: tuple[str, ...]) -> pd.DataFr
         )
         edges = _with_node_ids(con, keyed)
     except duckdb.CatalogException as exc:
-        match = _MISSING_TABLE.search(str(exc))
-        table = f"marts.{match.group(1)}" if match else "marts.fct_lineage_graph"
-        raise DashboardDataError(
-            f"{table} is missing from {snapshot.path}: rebuild and publish with `tekton-warehouse build`"
-        ) from None
+        raise _missing_mart(exc, snapshot.path, "marts.fct_lineage_graph") from None
     finally:
         con.close()
     edges = edges.drop_duplicates(subset=["source_id", "target_id", "relation"])

@@ -164,16 +164,11 @@ def _patch(warehouse_db: Path, temp: Path, served_invocation: str) -> BuildState
                 continue  # not rebuilt by this invocation: the served copy already equals it
             else:
                 con.execute(f'DROP TABLE IF EXISTS {MARTS_SCHEMA}."{table}"')
-                con.execute(
-                    f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"'
-                )
+                _copy_mart(con, table)
         for stale in served_tables:
             if stale not in tables:
                 con.execute(f'DROP TABLE {MARTS_SCHEMA}."{stale}"')
-        _copy_comments(con, tables)
-        con.execute("COMMIT")
-        con.execute("DETACH wh")
-        con.execute("CHECKPOINT")
+        _finish_snapshot(con, tables)
         return state
     finally:
         con.close()
@@ -181,11 +176,7 @@ def _patch(warehouse_db: Path, temp: Path, served_invocation: str) -> BuildState
 
 def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     """Incremental marts -> (run uid column, affected set): 'PipelineRun' | 'TaskRun' | 'comparisons'."""
-    has_table = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
-        "AND table_name = 'build_incremental_marts'"
-    ).fetchone()
-    if not has_table or not has_table[0]:
+    if not _has_build_table(con, "build_incremental_marts"):
         return {}
     rows = con.execute(
         "SELECT table_name, uid_column, affected FROM wh.intermediate.build_incremental_marts "
@@ -196,11 +187,7 @@ def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
 
 def _marts_run(con: duckdb.DuckDBPyConnection) -> set[str] | None:
     """Marts the last dbt invocation ran (None when it did not say: then nothing can be assumed unchanged)."""
-    has_table = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
-        "AND table_name = 'build_models_run'"
-    ).fetchone()
-    if not has_table or not has_table[0]:
+    if not _has_build_table(con, "build_models_run"):
         return None
     rows = con.execute(
         f"SELECT table_name FROM wh.intermediate.build_models_run WHERE schema_name = '{MARTS_SCHEMA}'"
@@ -262,14 +249,32 @@ def _write_snapshot(warehouse_db: Path, temp: Path) -> BuildState | None:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"CREATE SCHEMA {MARTS_SCHEMA}")
         for table in tables:
-            con.execute(f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"')
-        _copy_comments(con, tables)
-        con.execute("COMMIT")
-        con.execute("DETACH wh")
-        con.execute("CHECKPOINT")
+            _copy_mart(con, table)
+        _finish_snapshot(con, tables)
         return state
     finally:
         con.close()
+
+
+def _has_build_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the build left table `intermediate.<name>` in the warehouse (older builds did not)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+        f"AND table_name = '{_sql_text(name)}'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _copy_mart(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(f'CREATE TABLE {MARTS_SCHEMA}."{table}" AS SELECT * FROM wh.{MARTS_SCHEMA}."{table}"')
+
+
+def _finish_snapshot(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """Comments, one commit for the whole snapshot, then detach and checkpoint so the file is complete on its own."""
+    _copy_comments(con, tables)
+    con.execute("COMMIT")
+    con.execute("DETACH wh")
+    con.execute("CHECKPOINT")
 
 
 # Queries below take no bound parameters on purpose: binding one makes the duckdb module import pandas (seconds).
