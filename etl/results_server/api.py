@@ -285,14 +285,14 @@ class ResultsApi:
         """The same page as `list_records`, already serialized: the records' stored protobufs joined (wire.py).
         No message is built per record; this is what gRPC answers when no `fields` mask is asked for."""
         parent, result, size, order, page, where = self._record_listing(req)
-        keys, pbs = self.store.list_record_pbs(parent, result, where, page, size)
+        keys, body = self.store.list_record_pbs(parent, result, where, page, size)
         token = ""
         if len(keys) > size:
-            _, uid, create_us, update_us = keys[size - 1]
+            _, uid, create_us, update_us, *_ = keys.key(size - 1)
             value = (create_us if order[0] == "create_time" else update_us) if order else 0
             token = encode_page_token(req.parent, req.filter, uid, order, value)
-        self.faults.served(len(pbs))
-        return wire.list_records_response(pbs, token)
+        self.faults.served(min(size, len(keys)))
+        return wire.list_records_response([body], token)
 
     def get_record(self, req: api_pb2.GetRecordRequest) -> resources_pb2.Record:
         return record_proto(self._record_row(req.name))

@@ -1,7 +1,7 @@
 """Record protobufs encoded once, when a record is written, and ListRecords answered by concatenating them.
 
 Building a `Record` message in Python for every listed record capped the server at a few thousand records/s. So
-the store keeps, next to each record, its framed protobuf bytes (column `pb`): the bytes of field 1 of
+the store keeps each record's framed protobuf bytes (`pb`, in the store's `PbLog` file): the bytes of field 1 of
 `ListRecordsResponse` for that record (tag 0x0A, varint length, the serialized `Record`). A ListRecords answer is
 then the page's `pb` values joined, plus field 2 (`next_page_token`): the same bytes `SerializeToString()` gives for
 the message the Python path builds (tests/results_server/test_wire.py holds the two paths to byte equality).
@@ -9,7 +9,7 @@ the message the Python path builds (tests/results_server/test_wire.py holds the 
 Bulk loads compute `pb` in DuckDB SQL (`RECORD_PB_SQL`, vectorised: no per-record Python); single writes use
 `record_pb(row)`, built from the same `record_proto` as every other answer. SQL varints cover values below 2**35
 (lengths, epoch seconds until year 3058, nanoseconds); anything else (a timestamp before 1970) leaves `pb` NULL and
-the loader fills it through `record_pb`.
+the store fills it through `record_pb`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pytest
 from etl.results_server import wire
 from etl.results_server.api import ResultsApi
 from etl.results_server.server import RunningServer, start_server
-from etl.results_server.store import RecordRow, Store
+from etl.results_server.store import KEY_CHUNK_ROWS, RecordRow, Store
 from etl.tekton_results.gen.tekton.results.v1alpha2 import api_pb2, api_pb2_grpc, resources_pb2
 
 from .records import history, rfc3339, write_records
@@ -55,7 +55,7 @@ def _walk_both(api: ResultsApi, request: api_pb2.ListRecordsRequest) -> list[api
         )
 
 
-@pytest.mark.parametrize("chunk_rows", [50_000, 12])
+@pytest.mark.parametrize("chunk_rows", [KEY_CHUNK_ROWS, 12])
 @pytest.mark.parametrize("order_by", ORDERS)
 def test_every_page_matches_the_message_path(server: RunningServer, order_by: str, chunk_rows: int) -> None:
     store = server.api.store
@@ -79,7 +79,7 @@ def test_every_page_matches_the_message_path(server: RunningServer, order_by: st
                     )[0][0]
                 )
     finally:
-        store.key_chunk_rows = 50_000
+        store.key_chunk_rows = KEY_CHUNK_ROWS
 
 
 def _sql_filter(filter_: str) -> str:
@@ -172,13 +172,14 @@ def test_sql_encoding_equals_the_python_encoding_on_edge_cases(tmp_path: Path) -
     try:
         assert store.load(folder / "records.ndjson") == 6
         rows = store.query(
-            "SELECT pb, parent, result_name, record_name, uid, type, data, epoch_us(create_time), "
-            "epoch_us(update_time) FROM records"
+            "SELECT pb_offset, pb_length, parent, result_name, record_name, uid, type, data, "
+            "epoch_us(create_time), epoch_us(update_time) FROM records"
         )
-        for pb, *fields in rows:
+        stored = store.pb_log.read([(offset, length) for offset, length, *_ in rows])
+        for pb, (_, _, *fields) in zip(stored, rows, strict=True):
             row = RecordRow(*fields)
             assert bytes(pb) == wire.record_pb(row), row.name
-        by_name = {RecordRow(*f).record_name: RecordRow(*f) for _, *f in rows}
+        by_name = {RecordRow(*f).record_name: RecordRow(*f) for _, _, *f in rows}
         assert by_name["before-1970"].create_us < 0
         assert by_name["whole-second"].uid  # derived from the name, stable
         assert by_name["empty-type"].type == ""
