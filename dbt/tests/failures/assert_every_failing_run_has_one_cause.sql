@@ -1,3 +1,5 @@
+{#- Several parents: Dagster attaches this check to fct_failures (dagster-dbt reads meta dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_failures'}}}) }}
 {#-
   fct_failures holds exactly the failing PipelineRuns and standalone TaskRuns: none missing, none extra, and a
   cause taken from a TaskRun names a failing TaskRun of that PipelineRun.

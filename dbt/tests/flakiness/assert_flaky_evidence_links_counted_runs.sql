@@ -1,3 +1,5 @@
+{#- Several parents: Dagster attaches this check to fct_flaky_evidence (dagster-dbt reads meta dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_flaky_evidence'}}}) }}
 {#-
   Evidence joins runs that count: pipeline-level failed/passing uids are counted PipelineRuns of the same pipeline,
   with the failing one failing and the passing one succeeded (task level likewise with counted TaskRuns).

@@ -1,3 +1,5 @@
+{#- Several parents: Dagster attaches this check to fct_flaky_pipelines (dagster-dbt reads meta dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_flaky_pipelines'}}}) }}
 {#- Flaky failures are a subset of failures, and every rate is a share: between 0 and 1. -#}
 select 'pipeline' as level, cluster, namespace, pipeline_name, cast(null as varchar) as pipeline_task
 from {{ ref('fct_flaky_pipelines') }}

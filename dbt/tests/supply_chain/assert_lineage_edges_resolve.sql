@@ -1,3 +1,5 @@
+{#- Several parents: Dagster attaches this check to fct_lineage_edges (dagster-dbt reads meta dagster.ref). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_lineage_edges'}}}) }}
 {#-
   Every produces / consumed_by edge names an artifact of fct_artifacts, every artifact has its produces edge, and
   artifacts come only from succeeded producers.
