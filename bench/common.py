@@ -29,6 +29,9 @@ class Measurement:
     seconds: float
     peak_rss_mb: float
     output: str
+    # user + system CPU of the child: on a shared machine less noisy than wall time (another job's load stretches
+    # the wall clock, not the work done)
+    cpu_seconds: float = 0.0
 
     def row(self, extra: str = "") -> str:
         return f"| {self.label} | {self.seconds:.2f} | {self.peak_rss_mb:.0f} | {extra} |"
@@ -51,7 +54,7 @@ def run_measured(
         output = log.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: {' '.join(cmd)} exited {proc.returncode}:\n{output[-4000:]}")
-    return Measurement(label, seconds, usage.ru_maxrss / 1024, output)
+    return Measurement(label, seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
 
 
 def python_cmd(*args: str) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from etl.config import IngestSettings
 from etl.errors import WarehouseError
 from etl.warehouse.load import LoadCounts, load_pages
+from etl.warehouse import schema as schema_module
 from etl.warehouse.schema import SCHEMA_VERSION, ensure_schema
 
 from .objects import page, tekton_object
@@ -270,6 +271,35 @@ def test_schema_is_versioned_and_reopening_is_a_no_op(con):
     con.execute("INSERT INTO raw.schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
     with pytest.raises(WarehouseError, match="newer release"):
         ensure_schema(con)
+
+
+def test_a_v1_warehouse_is_migrated_in_place_keeping_its_objects(tmp_path):
+    """v2 drops the primary-key index of raw.tekton_objects (the loader keeps uids unique): a file written by v1
+    keeps every row and column, and loads into it go on following the newest-version rule."""
+    path = tmp_path / "v1.duckdb"
+    v1 = duckdb.connect(str(path))
+    v1.execute("CREATE SCHEMA raw")
+    v1.execute("CREATE TABLE raw.schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+    v1.execute(schema_module._MIGRATIONS[0])
+    v1.execute("INSERT INTO raw.schema_version VALUES (1, now())")
+    load(v1, page([tekton_object("a", rv=1), tekton_object("b", rv=1)]))
+    before = table_contents(v1)
+    v1.close()
+
+    con = duckdb.connect(str(path))
+    assert ensure_schema(con) == SCHEMA_VERSION == 2
+    assert table_contents(con) == before
+    kinds = con.execute(
+        "SELECT DISTINCT constraint_type FROM duckdb_constraints() WHERE table_name = 'tekton_objects'"
+    ).fetchall()
+    assert kinds == [("NOT NULL",)]
+    counts = load(con, page([tekton_object("a", rv=2), tekton_object("b", rv=1), tekton_object("c", rv=1)]))
+    assert (counts.loaded, counts.unchanged) == (2, 1)
+    assert con.execute("SELECT uid, resource_version FROM raw.tekton_objects ORDER BY uid").fetchall() == [
+        ("a", 2),
+        ("b", 1),
+        ("c", 1),
+    ]
 
 
 @pytest.mark.parametrize("commit_rows", [1, 1000])
