@@ -20,7 +20,7 @@ from etl.results_server.api import Faults, ResultsApi
 from etl.results_server.front import SniffingFront
 from etl.results_server.grpc_service import build_grpc_server
 from etl.results_server.rest import RestServer
-from etl.results_server.store import Store
+from etl.results_server.store import DEFAULT_MEMORY_LIMIT, Store
 
 RECORDS_FILE = "records.ndjson"
 
@@ -103,7 +103,7 @@ def start_server(
     tls: TlsFiles | None = None,
     faults: Faults | None = None,
     legacy_camelcase: bool = False,
-    memory_limit: str = "2GB",
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
     grpc_port: int | None = None,
 ) -> RunningServer:
     """Serve `<data_dir>/records.ndjson` (or nothing, when `data_dir` is None) on `host:port` (0 = any free port).
