@@ -149,13 +149,14 @@ class PbLog:
             self._end += len(view)
         return offset
 
-    def append_array(self, values: pa.BinaryArray) -> tuple[pa.Array, pa.Array]:
+    def append_array(self, values: pa.BinaryArray | pa.LargeBinaryArray) -> tuple[pa.Array, pa.Array]:
         """Write every value of a non-null binary array in one go (its data buffer is their concatenation);
         the file offset and length of each, as int64 arrays."""
         lengths = pc.binary_length(values).cast(pa.int64())
         ends = pc.cumulative_sum(lengths)
+        offset_type = pa.int64() if pa.types.is_large_binary(values.type) else pa.int32()
         value_offsets = pa.Array.from_buffers(
-            pa.int32(), len(values) + 1, [None, values.buffers()[1]], offset=values.offset
+            offset_type, len(values) + 1, [None, values.buffers()[1]], offset=values.offset
         )
         first, last = value_offsets[0].as_py(), value_offsets[-1].as_py()
         data = values.buffers()[2]

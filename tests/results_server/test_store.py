@@ -44,6 +44,8 @@ def test_append_array_writes_a_sliced_array_and_gives_each_value_its_span(log: P
     spans = list(zip(offsets.to_pylist(), lengths.to_pylist(), strict=True))
     assert [bytes(b) for b in log.read(spans)] == values.to_pylist()
     assert bytes(log.read([(20_014, 0)])[0]) == b""  # an empty span past the end reads nothing
+    large_offsets, large_lengths = log.append_array(pa.array([b"x", b"yz"], pa.large_binary()).slice(1))
+    assert bytes(log.read([(large_offsets[0].as_py(), large_lengths[0].as_py())])[0]) == b"yz"
 
 
 def test_reads_far_apart_spans_separately_and_in_the_order_asked(log: PbLog) -> None:
