@@ -174,15 +174,27 @@ def _patch(warehouse_db: Path, temp: Path, served_invocation: str) -> BuildState
         con.close()
 
 
-def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
-    """Incremental marts -> (run uid column, affected set): 'PipelineRun' | 'TaskRun' | 'comparisons'."""
+def _keyed_marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, str]]:
+    """Incremental marts -> (run uid column or expression, affected set, predicate of rows replaced every build).
+
+    The affected set is 'PipelineRun' | 'TaskRun' | 'runs' | 'comparisons' (macros/incremental_runs.sql)."""
     if not _has_build_table(con, "build_incremental_marts"):
         return {}
+    columns = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'wh' AND schema_name = 'intermediate' "
+            "AND table_name = 'build_incremental_marts'"
+        ).fetchall()
+    }
+    always = "replace_always" if "replace_always" in columns else "'false'"
     rows = con.execute(
-        "SELECT table_name, uid_column, affected FROM wh.intermediate.build_incremental_marts "
+        f"SELECT table_name, uid_column, affected, {always} FROM wh.intermediate.build_incremental_marts "
         f"WHERE schema_name = '{MARTS_SCHEMA}'"
     ).fetchall()
-    return {table: (uid_column, affected) for table, uid_column, affected in rows}
+    return {
+        table: (uid_column, affected, replace_always) for table, uid_column, affected, replace_always in rows
+    }
 
 
 def _marts_run(con: duckdb.DuckDBPyConnection) -> set[str] | None:
@@ -218,17 +230,21 @@ def _same_columns(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def _replace_affected_rows(
-    con: duckdb.DuckDBPyConnection, table: str, uid_column: str, affected: str
+    con: duckdb.DuckDBPyConnection, table: str, uid_column: str, affected: str, replace_always: str
 ) -> None:
-    """Delete the affected runs' rows and insert them as the build left them (the same rule as the dbt pre-hook)."""
+    """Delete the affected runs' rows and insert them as the build left them (the same rule as the dbt pre-hook,
+    macros/incremental_runs.sql `affected_keys`)."""
     if affected == "comparisons":
         keys = "SELECT cluster AS k_cluster, pipeline_run_uid AS k_uid FROM wh.intermediate.int_run_comparisons__affected"
+    elif affected == "runs":  # affected runs of either kind (uids are unique across kinds)
+        keys = "SELECT cluster AS k_cluster, run_uid AS k_uid FROM wh.intermediate.int_build__affected_runs"
     else:
         keys = (
             "SELECT cluster AS k_cluster, run_uid AS k_uid FROM wh.intermediate.int_build__affected_runs "
             f"WHERE run_kind = '{_sql_text(affected)}'"
         )
-    match = f'EXISTS (SELECT 1 FROM ({keys}) WHERE k_cluster = t.cluster AND k_uid = t."{uid_column}")'
+    # uid_column is a column or an expression over the row's columns (unqualified: they can only mean the row's).
+    match = f"({replace_always}) OR EXISTS (SELECT 1 FROM ({keys}) WHERE k_cluster = cluster AND k_uid = ({uid_column}))"
     con.execute(f'DELETE FROM {MARTS_SCHEMA}."{table}" AS t WHERE {match}')
     con.execute(
         f'INSERT INTO {MARTS_SCHEMA}."{table}" SELECT * FROM wh.{MARTS_SCHEMA}."{table}" AS t WHERE {match}'

@@ -33,66 +33,116 @@
 {%- endmacro %}
 
 {#-
-  `and <semi-join on the affected runs>` for the driving rows of a tagged model; nothing outside 'keys' mode.
-  The column arguments may be unqualified: the affected columns are renamed inside.
+  The affected keys of an affected set, as (affected_cluster, affected_uid):
+  - 'PipelineRun' / 'TaskRun': the affected runs of that kind (int_build__affected_runs);
+  - 'runs': every affected run, whatever its kind (uids are unique across kinds), for models with rows of both;
+  - 'comparisons': the compared PipelineRuns whose comparison rows are redone (int_run_comparisons__affected).
+  Renamed columns, so that unqualified column arguments of the callers can only mean the outer row's columns.
 -#}
-{% macro affected_runs_filter(cluster_column, uid_column, run_kind) -%}
+{% macro affected_keys(affected, direct=false) -%}
+    {%- if affected == 'comparisons' -%}
+        select cluster as affected_cluster, pipeline_run_uid as affected_uid
+        from {{ affected_relation('int_run_comparisons__affected', direct) }}
+    {%- elif affected == 'runs' -%}
+        select cluster as affected_cluster, run_uid as affected_uid
+        from {{ affected_relation('int_build__affected_runs', direct) }}
+    {%- elif affected in ('PipelineRun', 'TaskRun') -%}
+        select cluster as affected_cluster, run_uid as affected_uid
+        from {{ affected_relation('int_build__affected_runs', direct) }}
+        where run_kind = '{{ affected }}'
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("incremental_runs: unknown affected set '" ~ affected ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `and <semi-join on the affected keys>` for the driving rows of a tagged model; nothing outside 'keys' mode. -#}
+{% macro affected_filter(cluster_column, uid_column, affected) -%}
     {%- if incremental_runs_mode() == 'keys' %}
     and exists (
-        {#- Renamed, so that unqualified column arguments can only mean the outer row's columns. #}
         select 1
-        from (
-            select cluster as affected_cluster, run_uid as affected_uid
-            from {{ ref('int_build__affected_runs') }}
-            where run_kind = '{{ run_kind }}'
-        )
+        from ({{ affected_keys(affected) }})
         where affected_cluster = {{ cluster_column }} and affected_uid = {{ uid_column }}
     )
     {%- endif %}
 {%- endmacro %}
 
-{#- Same for the comparison models, keyed by the compared (current) PipelineRun. -#}
-{% macro affected_comparisons_filter(cluster_column, uid_column) -%}
-    {%- if incremental_runs_mode() == 'keys' %}
-    and exists (
-        select 1
-        from (
-            select cluster as affected_cluster, pipeline_run_uid as affected_uid
-            from {{ ref('int_run_comparisons__affected') }}
-        )
-        where affected_cluster = {{ cluster_column }} and affected_uid = {{ uid_column }}
+{#-
+  Pre-hook of every model (dbt_project.yml): an incremental model whose config meta `incremental_runs` names its
+  run key loses the rows about to be recomputed: the affected keys' rows in 'keys' mode, all of them in 'all'
+  mode. Nothing for any other model. The meta:
+  - `uid_column`: the run uid of a row: a column, or an SQL expression over the row's (unqualified) columns;
+  - `affected`: the affected set it is keyed on (`affected_keys`);
+  - `replace_always` (optional): an SQL predicate for rows the model rebuilds in every build (rows that depend on
+    more than their run, e.g. consumed_by edges on the set of all produced digests).
+  `publish` patches the served marts with the same meta, so the key is declared once.
+-#}
+{% macro delete_affected_rows() -%}
+    {%- set key = (model.config.get('meta') or {}).get('incremental_runs') -%}
+    {%- if key and model.config.get('materialized') == 'incremental' -%}
+        {%- set mode = incremental_runs_mode() -%}
+        {%- if mode == 'keys' -%}
+            delete from {{ this }} where {{ key.get('replace_always') or 'false' }} or exists (
+                select 1 from ({{ affected_keys(key['affected']) }})
+                where affected_cluster = cluster and affected_uid = ({{ key['uid_column'] }})
+            );
+            {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
+            insert into {{ keyed_models_relation() }} values ('{{ invocation_id }}', '{{ this.identifier }}')
+        {%- elif mode == 'all' -%}
+            delete from {{ this }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- ref() in models (their depends_on comment declares it); the bare relation in tests, which cannot ref a model
+    outside their parents (they only read it after checking that their model was keyed on it in this build). -#}
+{% macro affected_relation(identifier, direct) -%}
+    {{ return(intermediate_relation(identifier) if direct else ref(identifier)) }}
+{%- endmacro %}
+
+{% macro intermediate_relation(identifier) -%}
+    {{ return(api.Relation.create(database=target.database, schema='intermediate', identifier=identifier)) }}
+{%- endmacro %}
+
+{#- Models this invocation built in 'keys' mode (marked by their pre-hook); emptied when a run starts. -#}
+{% macro keyed_models_relation() -%}
+    {{ return(intermediate_relation('build_keyed_models')) }}
+{%- endmacro %}
+
+{% macro start_keyed_models() -%}
+    create schema if not exists {{ target.database }}.intermediate;
+    create table if not exists {{ keyed_models_relation() }} (invocation_id varchar, model varchar);
+    delete from {{ keyed_models_relation() }};
+{%- endmacro %}
+
+{#-
+  `where <scope>` for a uniqueness test of a tagged model, or nothing (the whole table is tested). Inside a
+  `dbt build` that built the model in 'keys' mode, only the affected keys' rows are tested, which is provably the
+  same check: the key columns include the run key (cluster, uid column), so two rows that collide share their run
+  and are both in scope or both out of it; rows out of scope are exactly as the previous build left them, and that
+  build passed all its tests (the watermark this build keys on is set only by a build whose every model and test
+  passed, `record_build_watermark`). A model built whole ('all' / 'full' mode, no mark) is tested whole.
+-#}
+{% macro keyed_test_scope(model, columns) -%}
+    {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return('') }}{%- endif -%}
+    {%- set found = namespace(key=none) -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and (node.alias or node.name) == model.identifier
+            and node.schema == model.schema -%}
+            {%- set found.key = node.config.meta.get('incremental_runs') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set key = found.key -%}
+    {%- if not key or key.get('replace_always') or 'cluster' not in columns or key['uid_column'] not in columns
+        or build_watermark() == '' -%}
+        {{ return('') }}
+    {%- endif -%}
+    where not exists (
+        select 1 from {{ keyed_models_relation() }}
+        where invocation_id = '{{ invocation_id }}' and model = '{{ model.identifier }}'
+    ) or exists (
+        select 1 from ({{ affected_keys(key['affected'], direct=true) }})
+        where affected_cluster = cluster and affected_uid = {{ key['uid_column'] }}
     )
-    {%- endif %}
-{%- endmacro %}
-
-{#- Pre-hook: remove the rows about to be recomputed (all of them in 'all' mode). -#}
-{% macro delete_affected_runs(uid_column, run_kind) -%}
-    {%- set mode = incremental_runs_mode() -%}
-    {%- if mode == 'keys' -%}
-        delete from {{ this }} as t where exists (
-            select 1 from {{ ref('int_build__affected_runs') }} as affected
-            where affected.cluster = t.cluster and affected.run_uid = t.{{ uid_column }}
-                and affected.run_kind = '{{ run_kind }}'
-        )
-    {%- elif mode == 'all' -%}
-        delete from {{ this }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro delete_affected_comparisons() -%}
-    {%- set mode = incremental_runs_mode() -%}
-    {%- if mode == 'keys' -%}
-        delete from {{ this }} as t where exists (
-            select 1 from {{ ref('int_run_comparisons__affected') }} as affected
-            where affected.cluster = t.cluster and affected.pipeline_run_uid = t.pipeline_run_uid
-        )
-    {%- elif mode == 'all' -%}
-        delete from {{ this }}
-    {%- else -%}
-        select 1
-    {%- endif -%}
 {%- endmacro %}
 
 {#-
@@ -120,16 +170,23 @@
             {%- do tagged.append(node.unique_id) -%}
             {%- set key = node.config.meta.get('incremental_runs') -%}
             {%- if key -%}
-                {%- do marts.append([node.schema, node.alias or node.name, key['uid_column'], key['affected']]) -%}
+                {%- do marts.append([
+                    node.schema, node.alias or node.name, key['uid_column'], key['affected'],
+                    key.get('replace_always') or 'false'
+                ]) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set built = [] -%}
     {%- set touched = [] -%}
     {%- set models_ran = [] -%}
+    {%- set failed_tests = [] -%}
     {%- for result in results -%}
         {%- if result.node.resource_type == 'model' -%}
             {%- do models_ran.append([result.node.schema, result.node.alias or result.node.name]) -%}
+        {%- endif -%}
+        {%- if result.node.resource_type == 'test' and result.status in ('fail', 'error') -%}
+            {%- do failed_tests.append(result.node.unique_id) -%}
         {%- endif -%}
         {%- if result.node.unique_id in tagged -%}
             {%- do touched.append(result.node.unique_id) -%}
@@ -140,7 +197,12 @@
     {#- Plain SQL only: a run_query here would open a transaction that dbt rolls back after the hook. -#}
     {%- set relation = build_watermark_relation() -%}
     {%- set previous = '(select max(ingested_through) from _build_watermark_before)' -%}
-    {%- if touched | length == 0 -%}
+    {#- Tagged models rebuilt without their data tests (`dbt run`, or tests excluded) are not known to pass them. #}
+    {%- set untested = flags.WHICH != 'build' or 'test' in (flags.EXCLUDE_RESOURCE_TYPES or []) -%}
+    {%- if failed_tests | length > 0 or (untested and touched | length > 0) -%}
+        {#- Not a finished build: the next one recomputes and tests everything (keyed_test_scope relies on it). #}
+        {%- set through_sql, keyed_sql = 'null::timestamptz', 'false' -%}
+    {%- elif touched | length == 0 -%}
         {%- set through_sql, keyed_sql = previous, 'true' -%}
     {%- elif built | length == tagged | length -%}
         {%- set through_sql = '(select max(ingested_at) from raw.tekton_objects)' -%}
@@ -165,11 +227,13 @@
         {{ keyed_sql }} as keyed;
     drop table _build_watermark_before;
     create or replace table {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }} (
-        schema_name varchar, table_name varchar, uid_column varchar, affected varchar
+        schema_name varchar, table_name varchar, uid_column varchar, affected varchar, replace_always varchar
     );
-    {%- for schema, name, uid_column, affected in marts %}
-    insert into {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }}
-        values ('{{ schema }}', '{{ name }}', '{{ uid_column }}', '{{ affected }}');
+    {%- for schema, name, uid_column, affected, replace_always in marts %}
+    insert into {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }} values (
+        '{{ schema }}', '{{ name }}', '{{ uid_column | replace("'", "''") }}', '{{ affected }}',
+        '{{ replace_always | replace("'", "''") }}'
+    );
     {%- endfor %}
     {#- Every model this invocation ran (whatever its outcome): publish re-copies only those of the other marts. #}
     create or replace table {{ relation.incorporate(path={'identifier': 'build_models_run'}) }} (

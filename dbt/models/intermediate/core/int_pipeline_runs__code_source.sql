@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'PipelineRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -16,7 +14,7 @@
 with pipeline_runs as (
     select cluster, pipeline_run_uid, pac_repo_url, pac_sha
     from {{ ref('stg_tekton__pipeline_runs') }}
-    where true {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 string_values as (
@@ -39,7 +37,7 @@ run_results as (
         max(case when name = 'COMMIT_TIMESTAMP' then value end) as commit_timestamp,
         max(case when name = 'TRIGGER' then value end) as trigger
     from string_values
-    where run_kind = 'PipelineRun' {{ affected_runs_filter('cluster', 'run_uid', 'PipelineRun') }}
+    where run_kind = 'PipelineRun' {{ affected_filter('cluster', 'run_uid', 'PipelineRun') }}
         and name in (
             'REPO_URL', 'CHAINS-GIT_URL', 'REPO_COMMIT', 'CHAINS-GIT_COMMIT', 'COMMIT_AUTHOR',
             'COMMIT_AUTHOR_EMAIL', 'COMMIT_MESSAGE', 'COMMIT_TIMESTAMP', 'TRIGGER'
@@ -50,7 +48,7 @@ run_results as (
 param_values as (
     select cluster, run_uid, name, nullif(trim(value_text), '') as value
     from {{ ref('stg_tekton__run_params') }}
-    where run_kind = 'PipelineRun' and value_json like '"%' {{ affected_runs_filter('cluster', 'run_uid', 'PipelineRun') }}
+    where run_kind = 'PipelineRun' and value_json like '"%' {{ affected_filter('cluster', 'run_uid', 'PipelineRun') }}
 ),
 
 run_params as (
@@ -79,7 +77,7 @@ child_values as (
         and r.run_uid = tr.task_run_uid
         and r.run_kind = 'TaskRun'
         and r.name in ('url', 'commit')
-    where tr.pipeline_run_uid is not null and r.value is not null {{ affected_runs_filter('tr.cluster', 'tr.pipeline_run_uid', 'PipelineRun') }}
+    where tr.pipeline_run_uid is not null and r.value is not null {{ affected_filter('tr.cluster', 'tr.pipeline_run_uid', 'PipelineRun') }}
 ),
 
 child_source as (

@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'PipelineRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -31,7 +29,7 @@ with task_runs as (
             else 6
         end as severity
     from {{ ref('fct_task_runs') }}
-    where pipeline_run_uid is not null and pipeline_task is not null {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
+    where pipeline_run_uid is not null and pipeline_task is not null {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 grouped as (

@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'PipelineRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -33,7 +31,7 @@ candidates as (
         and original.namespace = rerun.namespace
         and original.pipeline_run_name = rerun.rerun_of_name
         and original.created_at < rerun.created_at
-    where rerun.rerun_of_name is not null {{ affected_runs_filter('rerun.cluster', 'rerun.pipeline_run_uid', 'PipelineRun') }}
+    where rerun.rerun_of_name is not null {{ affected_filter('rerun.cluster', 'rerun.pipeline_run_uid', 'PipelineRun') }}
 )
 
 select cluster, pipeline_run_uid, rerun_of_uid

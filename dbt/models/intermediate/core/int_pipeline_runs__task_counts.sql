@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'PipelineRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -16,5 +14,5 @@ select
     count(*) as task_run_count,
     count(*) filter (where {{ is_failing_status('status') }}) as failed_task_count
 from {{ ref('int_task_runs__linked') }}
-where pipeline_run_uid is not null {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
+where pipeline_run_uid is not null {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 group by cluster, pipeline_run_uid

@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_comparisons() }}",
+        meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'comparisons'}},
     )
 }}
 /* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
@@ -16,7 +14,7 @@
 with pairs as (
     select cluster, pipeline_run_uid, previous_run_uid
     from {{ ref('int_pipeline_runs__previous') }}
-    where previous_run_uid is not null {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
+    where previous_run_uid is not null {{ affected_filter('cluster', 'pipeline_run_uid', 'comparisons') }}
 ),
 
 run_values as (

@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('task_run_uid', 'TaskRun') }}",
+        meta={'incremental_runs': {'uid_column': 'task_run_uid', 'affected': 'TaskRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -17,7 +15,7 @@
 -#}
 with task_runs as (
     select * from {{ ref('stg_tekton__task_runs') }}
-    where true {{ affected_runs_filter('cluster', 'task_run_uid', 'TaskRun') }}
+    where true {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 pipeline_runs as (

@@ -1,10 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
-        pre_hook="{{ delete_affected_runs('task_run_uid', 'TaskRun') }}",
+        meta={'incremental_runs': {'uid_column': 'task_run_uid', 'affected': 'TaskRun'}},
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -12,7 +10,7 @@
 {#- Per TaskRun: when its first step started (for pod_wait_s) and its first step, in order, that exited non-zero. -#}
 with steps as (
     select * from {{ ref('stg_tekton__steps') }}
-    where true {{ affected_runs_filter('cluster', 'task_run_uid', 'TaskRun') }}
+    where true {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 first_failed as (

@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
         meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'PipelineRun'}},
-        pre_hook="{{ delete_affected_runs('pipeline_run_uid', 'PipelineRun') }}",
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -13,7 +10,7 @@
 {#- One row per PipelineRun: status, times, code source, trigger, rerun and child TaskRun counts. -#}
 with pipeline_runs as (
     select * from {{ ref('stg_tekton__pipeline_runs') }}
-    where true {{ affected_runs_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 )
 
 select

@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
         meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'comparisons'}},
-        pre_hook="{{ delete_affected_comparisons() }}",
     )
 }}
 /* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
@@ -13,7 +10,7 @@
 {#- One row per terminal PipelineRun, compared with the previous terminal run of the same pipeline. -#}
 with pairs as (
     select * from {{ ref('int_pipeline_runs__previous') }}
-    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'comparisons') }}
 ),
 
 value_diffs as (
@@ -23,7 +20,7 @@ value_diffs as (
         {{ sorted_list_agg("case when kind = 'param' then name end") }} as params_changed,
         {{ sorted_list_agg("case when kind = 'result' then name end") }} as results_changed
     from {{ ref('int_run_comparisons__value_diffs') }}
-    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'comparisons') }}
     group by cluster, pipeline_run_uid
 ),
 

@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
         meta={'incremental_runs': {'uid_column': 'run_uid', 'affected': 'PipelineRun'}},
-        pre_hook="{{ delete_affected_runs('run_uid', 'PipelineRun') }}",
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -21,11 +18,11 @@
 with run_values as (
     select cluster, run_uid, run_kind, 'param' as value_kind, name, value_json, value_text
     from {{ ref('stg_tekton__run_params') }}
-    where run_kind = 'PipelineRun' {{ affected_runs_filter('cluster', 'run_uid', 'PipelineRun') }}
+    where run_kind = 'PipelineRun' {{ affected_filter('cluster', 'run_uid', 'PipelineRun') }}
     union all
     select cluster, run_uid, run_kind, 'result' as value_kind, name, value_json, value_text
     from {{ ref('stg_tekton__run_results') }}
-    where run_kind = 'PipelineRun' {{ affected_runs_filter('cluster', 'run_uid', 'PipelineRun') }}
+    where run_kind = 'PipelineRun' {{ affected_filter('cluster', 'run_uid', 'PipelineRun') }}
 )
 
 select cluster, run_uid, run_kind, value_kind, name, value_json, value_text

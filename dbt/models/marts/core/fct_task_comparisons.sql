@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
         meta={'incremental_runs': {'uid_column': 'pipeline_run_uid', 'affected': 'comparisons'}},
-        pre_hook="{{ delete_affected_comparisons() }}",
     )
 }}
 /* depends_on: {{ ref('int_run_comparisons__affected') }} (the pre-hook and the filter read it) */
@@ -17,7 +14,7 @@
 with pairs as (
     select cluster, pipeline_run_uid, previous_run_uid
     from {{ ref('int_pipeline_runs__previous') }}
-    where true {{ affected_comparisons_filter('cluster', 'pipeline_run_uid') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'comparisons') }}
 ),
 
 pipeline_tasks as (

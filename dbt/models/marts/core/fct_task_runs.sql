@@ -1,11 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
         tags=['incremental_runs'],
         meta={'incremental_runs': {'uid_column': 'task_run_uid', 'affected': 'TaskRun'}},
-        pre_hook="{{ delete_affected_runs('task_run_uid', 'TaskRun') }}",
     )
 }}
 /* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
@@ -13,7 +10,7 @@
 {#- One row per TaskRun: parent PipelineRun, pipeline task, status, times, retries and the first failing step. -#}
 with task_runs as (
     select * from {{ ref('int_task_runs__linked') }}
-    where true {{ affected_runs_filter('cluster', 'task_run_uid', 'TaskRun') }}
+    where true {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 )
 
 select
