@@ -40,7 +40,8 @@ def _tables(db: Path, schemas: tuple[str, ...]) -> list[str]:
     rows = query(
         db,
         f"select schema_name || '.' || table_name from duckdb_tables() where schema_name in ({listed}) "
-        "and table_name not in ('build_watermark', 'int_build__affected_runs', 'int_run_comparisons__affected') "
+        "and table_name not in ('build_watermark', 'build_keyed_models', 'int_build__affected_runs', "
+        "'int_run_comparisons__affected') "
         "order by 1",
     )
     return [row[0] for row in rows]
@@ -210,7 +211,8 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     generate(history, days=8, pipelines=12, runs_per_day=4.0, seed=11, fmt="ndjson")
     paths = WarehousePaths(base / "home").ensure()
     import_files(paths, [history / "objects.ndjson"])
-    run_build(paths, select=CORE_SELECTION, full_refresh=True)
+    # The whole project: every mart and incremental intermediate model of every area is compared.
+    run_build(paths, full_refresh=True)
     objects = _load(history)
     rng = random.Random(5)
     outcomes = []
@@ -219,7 +221,7 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         _land(paths, changes, f"round-{index}")
         objects = _merge(objects, changes)
         with _publish_messages() as incremental_publish:
-            run_build(paths, select=CORE_SELECTION)
+            run_build(paths)
         affected = query(
             paths.warehouse_db,
             "select run_kind, count(*) from intermediate.int_build__affected_runs group by 1",
@@ -229,7 +231,7 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         served = _snapshot(paths.serving_db, ("marts",))
         watermark = query(paths.warehouse_db, "select count(*) from intermediate.build_watermark")[0][0]
         with _publish_messages() as full_publish:
-            run_build(paths, select=CORE_SELECTION, full_refresh=True)
+            run_build(paths, full_refresh=True)
         outcomes.append(
             {
                 "affected": dict(affected),
@@ -285,7 +287,15 @@ def test_incremental_tables_equal_a_full_refresh_row_for_row(
     outcome = rounds[index]
     incremental, full = outcome["incremental"], outcome["full"]
     assert sorted(incremental) == sorted(full)
-    assert {"marts.fct_pipeline_runs", "marts.fct_run_comparisons", "marts.fct_task_comparisons"} <= set(full)
+    assert {
+        "marts.fct_pipeline_runs",
+        "marts.fct_run_comparisons",
+        "marts.fct_task_comparisons",
+        "marts.fct_failures",
+        "marts.fct_artifacts",
+        "marts.fct_lineage_edges",
+        "marts.fct_flaky_evidence",
+    } <= set(full)
     for table in full:
         assert incremental[table] == full[table], f"{table} differs from a full refresh"
 

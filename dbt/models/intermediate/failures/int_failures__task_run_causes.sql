@@ -1,11 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'task_run_uid', 'affected': 'TaskRun'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   Every failing TaskRun (standalone or inside a PipelineRun) with its cause. Step signals are aggregated only for
-  failing TaskRuns, so the steps table is read once and joined on its key.
+  failing TaskRuns, so the steps table is read once and joined on its key. A TaskRun's row reads only its own
+  fct_task_runs row and steps, so an incremental build recomputes the affected TaskRuns.
 -#}
 with failing_task_runs as (
     select *
     from {{ ref('fct_task_runs') }}
-    where {{ is_failing_status('status') }}
+    where {{ is_failing_status('status') }} {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 step_signals as (

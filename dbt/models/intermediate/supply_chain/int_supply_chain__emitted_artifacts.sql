@@ -1,18 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'emitter_run_uid', 'affected': 'runs'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   Every artifact a run names in its results by the Chains type hints, before attribution to a producer:
   `*IMAGE_URL` + `*IMAGE_DIGEST` and `*ARTIFACT_URI` + `*ARTIFACT_DIGEST` paired by shared prefix, `IMAGES`
   (`uri@digest` entries separated by commas or newlines, or a JSON array of them), and `*ARTIFACT_OUTPUTS` objects
   `{uri, digest}`. Entries without a valid `alg:hex` digest or without a URI are dropped, as Chains drops them.
+  A run's rows come from its own results only, so an incremental build recomputes the affected runs.
 -#}
 with results as (
     select cluster, run_uid, run_kind, name, value_json, value_text
     from {{ ref('stg_tekton__run_results') }}
-    where right(name, 9) = 'IMAGE_URL'
+    where (
+        right(name, 9) = 'IMAGE_URL'
         or right(name, 12) = 'IMAGE_DIGEST'
         or name = 'IMAGES'
         or right(name, 12) = 'ARTIFACT_URI'
         or right(name, 15) = 'ARTIFACT_DIGEST'
         or right(name, 16) = 'ARTIFACT_OUTPUTS'
+    ) {{ affected_filter('cluster', 'run_uid', 'runs') }}
 ),
 
 uri_halves as (

@@ -1,13 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'run_uid', 'affected': 'runs'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   The runs that can produce or consume artifacts as a whole: every PipelineRun, and every standalone TaskRun (a
   TaskRun inside a PipelineRun acts for its PipelineRun). Standalone TaskRuns get their code source from their own
   results and params by the same precedence as PipelineRuns (data-model.md "Code source"), with the git-clone
-  `url` / `commit` results last.
+  `url` / `commit` results last. A row reads its run's own mart row, results and params, so an incremental
+  build recomputes the affected runs (a TaskRun that gains or loses its parent is affected itself).
 -#}
 with standalone_task_runs as (
     select *
     from {{ ref('fct_task_runs') }}
-    where pipeline_run_uid is null
+    where pipeline_run_uid is null {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 task_results as (
@@ -105,6 +115,7 @@ pipeline_runs as (
         commit_sha,
         commit_at
     from {{ ref('fct_pipeline_runs') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 )
 
 select * from pipeline_runs

@@ -1,10 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'run_uid', 'affected': 'runs'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   One row per fct_failures row with the run's name, when it failed (the run's completed_at, else created_at) and
   that UTC day: the Failures page reads this day-sorted table instead of joining fct_failures with the run-level
-  marts and converting every timestamp per query.
+  marts and converting every timestamp per query. A row reads its run's fct_failures row and name only, so an
+  incremental build recomputes the affected runs (appended rows form their own small, day-sorted row groups).
 -#}
 with failures as (
     select * from {{ ref('fct_failures') }}
+    where true {{ affected_filter('cluster', 'run_uid', 'runs') }}
 ),
 
 names as (

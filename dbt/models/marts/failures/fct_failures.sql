@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'run_uid', 'affected': 'runs'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   One row per failing PipelineRun or standalone TaskRun, with its cause. A PipelineRun takes the cause of its first
   failing TaskRun by completed_at (reason, message, step and exit code come from that TaskRun), or its own cause
-  from its reason and message when no TaskRun of it failed.
+  from its reason and message when no TaskRun of it failed. A PipelineRun's row reads its own row and its
+  TaskRuns' causes (a changed TaskRun makes its old and new parents affected), a standalone TaskRun's only its
+  own, so an incremental build recomputes the affected runs of either kind.
 -#}
 with task_causes as (
     select * from {{ ref('int_failures__task_run_causes') }}
@@ -15,7 +26,7 @@ ranked_failing_tasks as (
             order by completed_at nulls last, order_at, task_run_uid
         ) as failure_rank
     from task_causes
-    where pipeline_run_uid is not null
+    where pipeline_run_uid is not null {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 first_failing_tasks as (
@@ -46,7 +57,7 @@ pipeline_failures as (
     left join first_failing_tasks as first_task
         on first_task.cluster = runs.cluster
         and first_task.pipeline_run_uid = runs.pipeline_run_uid
-    where {{ is_failing_status('runs.status') }}
+    where {{ is_failing_status('runs.status') }} {{ affected_filter('runs.cluster', 'runs.pipeline_run_uid', 'PipelineRun') }}
 ),
 
 standalone_failures as (
@@ -68,6 +79,7 @@ standalone_failures as (
         task_causes.completed_at
     from task_causes
     where task_causes.pipeline_run_uid is null
+        {{- affected_filter('task_causes.cluster', 'task_causes.task_run_uid', 'TaskRun') }}
 )
 
 select * from pipeline_failures

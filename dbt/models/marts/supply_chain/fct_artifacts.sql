@@ -1,8 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {'uid_column': 'producer_run_uid', 'affected': 'runs'}},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filter read it) */
+
 {#-
   One row per (artifact digest, producing run). An artifact named in a TaskRun's results inside a PipelineRun is
   attributed to that PipelineRun; a standalone TaskRun produces its own. Only succeeded producers count, and
   is_signed is the producer's own `chains.tekton.dev/signed` (the provenance of a PipelineRun's artifact is the
-  PipelineRun's attestation).
+  PipelineRun's attestation). A producer's rows read its own emitted artifacts, its TaskRuns' (a changed TaskRun
+  makes its old and new parents affected) and its own run row, so an incremental build recomputes the affected
+  producers.
 -#}
 with emitted as (
     select * from {{ ref('int_supply_chain__emitted_artifacts') }}
@@ -20,6 +31,7 @@ attributed as (
     left join {{ ref('fct_task_runs') }} as parents
         on parents.cluster = emitted.cluster
         and parents.task_run_uid = emitted.emitter_run_uid
+    where true {{ affected_filter('emitted.cluster', 'coalesce(parents.pipeline_run_uid, emitted.emitter_run_uid)', 'runs') }}
 ),
 
 per_producer as (

@@ -1,11 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {
+            'uid_column': "case when relation = 'produces' then source_id else target_id end",
+            'affected': 'runs',
+            'replace_always': "relation = 'consumed_by'",
+        }},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filters read it) */
+
 {#-
   The lineage graph as edges (data-model.md "Supply chain"): commit and trigger event -> PipelineRun (triggers),
   PipelineRun -> TaskRun (contains), producer -> artifact (produces), artifact -> consuming run (consumed_by),
   original -> rerun (rerun_as). Run ids are uids, an artifact's id its digest, a commit's `<repo_url>@<commit_sha>`.
   `observed_at` is when the edge came to be: the target run's creation, or the artifact's production.
+  Incremental builds: an edge belongs to one run, the producer of a produces edge and the target of the others,
+  and reads only that run's mart rows, so the affected runs' edges are recomputed. consumed_by edges also depend
+  on the set of every produced digest (a new artifact makes old params consume it): they are rebuilt whole from
+  int_supply_chain__consumptions every time (about a tenth of the edges).
 -#}
 with pipeline_runs as (
     select * from {{ ref('fct_pipeline_runs') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 commit_triggers as (
@@ -30,7 +48,7 @@ event_triggers as (
 contains as (
     select cluster, 'pipeline_run', pipeline_run_uid, 'task_run', task_run_uid, 'contains', created_at
     from {{ ref('fct_task_runs') }}
-    where pipeline_run_uid is not null
+    where pipeline_run_uid is not null {{ affected_filter('cluster', 'task_run_uid', 'TaskRun') }}
 ),
 
 produces as (
@@ -43,6 +61,7 @@ produces as (
         'produces',
         produced_at
     from {{ ref('fct_artifacts') }}
+    where true {{ affected_filter('cluster', 'producer_run_uid', 'runs') }}
 ),
 
 consumed_by as (
