@@ -1,0 +1,92 @@
+"""Data tests in an incremental build: a uniqueness test of a model recomputed at the affected runs checks only
+those runs' rows (macros/incremental_runs.sql `keyed_test_scope`), still fails on a duplicate there, and a failing
+test makes the next build recompute and test everything."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl.build import DBT_PROJECT_DIR, PROJECT_DIR_ENV, BuildError, run_build
+from etl.config import WarehousePaths
+from tests.dbt.hand_made import all_objects
+from tests.helpers.tekton_objects import pipeline_run
+from tests.helpers.warehouse import make_raw_warehouse, query
+
+pytestmark = pytest.mark.slow
+
+RUN_VALUES = Path("models/marts/core/fct_run_values.sql")
+
+
+def _late_run() -> dict[str, Any]:
+    """A new run with params: fct_run_values gets rows for it in the next (incremental) build."""
+    return pipeline_run(
+        "uid-late",
+        "build-late",
+        pipeline_ref="build",
+        created="2024-05-06T10:00:00Z",
+        started="2024-05-06T10:00:01Z",
+        completed="2024-05-06T10:01:01Z",
+        condition=("True", "Succeeded"),
+        params={"REPO_URL": "https://github.com/org/app", "revision": "abc1234"},
+    )
+
+
+def _compiled_test_sql(paths: WarehousePaths, prefix: str) -> str:
+    found = sorted((paths.dbt_target_dir / "run").rglob(f"{prefix}*.sql"))
+    assert found, f"no compiled {prefix} test"
+    return found[0].read_text()
+
+
+def _watermark(paths: WarehousePaths) -> tuple:
+    return query(paths.warehouse_db, "select ingested_through, keyed from intermediate.build_watermark")[0]
+
+
+def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clears_the_watermark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setenv(PROJECT_DIR_ENV, str(project))
+    paths = WarehousePaths(tmp_path / "home").ensure()
+    make_raw_warehouse(paths.warehouse_db, all_objects())
+    run_build(paths)  # the whole project: every incremental model built, so the watermark is set
+    assert _watermark(paths)[0] is not None
+    assert "build_keyed_models" not in _compiled_test_sql(paths, "unique_columns_fct_run_values")
+
+    # A broken model: every row it recomputes comes out twice (in an incremental build: the affected runs' rows).
+    model = project / RUN_VALUES
+    original = model.read_text()
+    assert original.count("from run_values\n") == 1
+    model.write_text(
+        original.replace(
+            "from run_values\n",
+            "from (select * from run_values union all select * from run_values) as doubled\n",
+        )
+    )
+    make_raw_warehouse(paths.warehouse_db, [_late_run()])
+    with pytest.raises(BuildError) as failure:
+        run_build(paths)
+    assert "unique_columns_fct_run_values" in str(failure.value)
+    scoped = _compiled_test_sql(paths, "unique_columns_fct_run_values")
+    assert "build_keyed_models" in scoped and "int_build__affected_runs" in scoped
+    keyed = query(paths.warehouse_db, "select model from intermediate.build_keyed_models")
+    assert ("fct_run_values",) in keyed
+    # Not a finished build: the next one must not key on it.
+    assert _watermark(paths) == (None, False)
+
+    # Fixed model: the next build recomputes everything in place and tests the whole tables again.
+    model.write_text(original)
+    run_build(paths)
+    assert query(paths.warehouse_db, "select count(*) from intermediate.int_build__affected_runs") == [(0,)]
+    assert "build_keyed_models" not in _compiled_test_sql(paths, "unique_columns_fct_run_values")
+    duplicates = query(
+        paths.warehouse_db,
+        "select count(*) from (select cluster, run_uid, value_kind, name from marts.fct_run_values "
+        "group by all having count(*) > 1)",
+    )
+    assert duplicates == [(0,)]
+    assert _watermark(paths)[0] is not None
