@@ -301,7 +301,8 @@ class Store:
             "SELECT rowid AS row_id, parent, result_name, record_name, uid, type, data, create_time, update_time "
             "FROM records"
         )
-        reader = con.cursor().execute(f"SELECT row_id, pb FROM ({encoded})").to_arrow_reader(LOAD_BATCH_ROWS)
+        streaming = con.cursor()
+        reader = streaming.execute(f"SELECT row_id, pb FROM ({encoded})").to_arrow_reader(LOAD_BATCH_ROWS)
         spans = []
         for batch in reader:
             pbs = batch.column("pb")
@@ -317,6 +318,7 @@ class Store:
                 )
             )
             del batch, pbs
+        streaming.close()
         written = pa.Table.from_batches(spans, schema=SPAN_SCHEMA)  # noqa: F841 (read by name in the query below)
         ordered = con.execute(
             f"SELECT w.row_id, w.pb_offset, w.pb_length FROM written w JOIN records ON records.rowid = w.row_id "
