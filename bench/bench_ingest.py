@@ -24,7 +24,6 @@ from bench.common import WORK_DIR, Measurement, python_cmd, run_measured, write_
 
 NAIVE_SAMPLE = int(os.environ.get("BENCH_INGEST_NAIVE_SAMPLE", "50000"))
 UPDATED_RECORDS = 1000
-BATCH_SIZE = 20000
 
 CEILING_SCRIPT = """
 import duckdb, sys
@@ -90,9 +89,8 @@ def _count_lines(path: Path) -> int:
 
 
 def _config(home: Path, target: str | None = None) -> Path:
-    text = f"ingest:\n  batch_size: {BATCH_SIZE}\n"
-    if target:
-        text = f"clusters:\n- results:\n    url: {target}\n    plaintext: true\n    page_size: 5000\n" + text
+    """The defaults users get (ingest batch and transaction sizes, Results page size): only the server is set."""
+    text = f"clusters:\n- results:\n    url: {target}\n    plaintext: true\n" if target else "clusters: []\n"
     (home / "sources.yaml").write_text(text)
     return home / "sources.yaml"
 
