@@ -25,11 +25,8 @@ DUCKDB_MEMORY_LIMIT = "400MB"
 # Commits stay durable in the WAL either way.
 CHECKPOINT_THRESHOLD = "256MB"
 
-# Each migration brings the schema from version (index) to version (index + 1).
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE SCHEMA IF NOT EXISTS raw;
-    CREATE TABLE IF NOT EXISTS raw.tekton_objects (
+# The columns of raw.tekton_objects (unchanged since v1; v2 dropped the primary key).
+_TEKTON_OBJECTS_COLUMNS = """
         cluster            VARCHAR NOT NULL,
         uid                VARCHAR NOT NULL,
         kind               VARCHAR NOT NULL,
@@ -43,9 +40,14 @@ _MIGRATIONS: tuple[str, ...] = (
         source_ref         VARCHAR,
         ingested_at        TIMESTAMPTZ NOT NULL,
         object_hash        VARCHAR NOT NULL,
-        object             JSON NOT NULL,
-        PRIMARY KEY (cluster, uid)
-    );
+        object             JSON NOT NULL
+"""
+
+# Each migration brings the schema from version (index) to version (index + 1).
+_MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE SCHEMA IF NOT EXISTS raw;
+    CREATE TABLE IF NOT EXISTS raw.tekton_objects ({_TEKTON_OBJECTS_COLUMNS}, PRIMARY KEY (cluster, uid));
     CREATE TABLE IF NOT EXISTS raw.rejects (
         rejected_at TIMESTAMPTZ NOT NULL,
         cluster     VARCHAR NOT NULL,
@@ -90,23 +92,8 @@ _MIGRATIONS: tuple[str, ...] = (
     # objects). One row per (cluster, uid) is kept by the loader instead (etl/warehouse/load.py looks stored uids up
     # with a semi-join; the writer lock makes it the only writer) and checked by the Dagster asset check `uids_unique`
     # and the staging models' unique tests. DuckDB cannot drop a constraint, so the table is rebuilt.
-    """
-    CREATE TABLE raw.tekton_objects_v2 (
-        cluster            VARCHAR NOT NULL,
-        uid                VARCHAR NOT NULL,
-        kind               VARCHAR NOT NULL,
-        api_version        VARCHAR NOT NULL,
-        namespace          VARCHAR,
-        name               VARCHAR,
-        creation_timestamp TIMESTAMPTZ,
-        resource_version   BIGINT,
-        source_update_time TIMESTAMPTZ,
-        source             VARCHAR NOT NULL,
-        source_ref         VARCHAR,
-        ingested_at        TIMESTAMPTZ NOT NULL,
-        object_hash        VARCHAR NOT NULL,
-        object             JSON NOT NULL
-    );
+    f"""
+    CREATE TABLE raw.tekton_objects_v2 ({_TEKTON_OBJECTS_COLUMNS});
     INSERT INTO raw.tekton_objects_v2 SELECT * FROM raw.tekton_objects ORDER BY ingested_at;
     DROP TABLE raw.tekton_objects;
     ALTER TABLE raw.tekton_objects_v2 RENAME TO tekton_objects;
