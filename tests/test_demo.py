@@ -23,6 +23,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _kill_processes_of(home: Path) -> None:
+    """SIGKILL every process started with the demo's home in its environment: the demo starts Dagster, Streamlit
+    and the Results server in sessions of their own, so killing the demo's group when the test fails would leave
+    them running on this machine."""
+    marker = f"TEKTON_WAREHOUSE_HOME={home}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                os.kill(int(environ.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone already, or not ours to read
+
+
 def _get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status
@@ -66,6 +79,7 @@ def test_demo_builds_serves_and_stops(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            _kill_processes_of(home)
         log.close()
 
     with pytest.raises(OSError):
