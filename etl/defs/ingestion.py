@@ -150,7 +150,9 @@ def uid_uniqueness_check(con: duckdb.DuckDBPyConnection | None, source: SourceNa
         return dg.AssetCheckResult(check_name="uids_unique", passed=True, metadata={"rows": 0})
     # Over every source's rows: the loader alone keeps one row per (cluster, uid) (there is no key index), and a
     # duplicate could pair this source's row with another source's.
-    rows, distinct = con.execute("select count(*), count(distinct (cluster, uid)) from raw.tekton_objects").fetchone()
+    rows, distinct = con.execute(
+        "select count(*), count(distinct (cluster, uid)) from raw.tekton_objects"
+    ).fetchone()
     return dg.AssetCheckResult(
         check_name="uids_unique",
         passed=rows == distinct,

@@ -10,8 +10,8 @@ import pytest
 
 from etl.config import IngestSettings
 from etl.errors import WarehouseError
-from etl.warehouse.load import LoadCounts, load_pages
 from etl.warehouse import schema as schema_module
+from etl.warehouse.load import LoadCounts, load_pages
 from etl.warehouse.schema import SCHEMA_VERSION, ensure_schema
 
 from .objects import page, tekton_object
