@@ -92,7 +92,8 @@ _MIGRATIONS: tuple[str, ...] = (
     # objects). One row per (cluster, uid) is kept by the loader instead (etl/warehouse/load.py looks stored uids up
     # with a semi-join; the writer lock makes it the only writer) and checked by the Dagster asset check `uids_unique`
     # and the staging models' unique tests. DuckDB cannot drop a constraint, so the table is rebuilt.
-    # No ORDER BY in the copy: sorting 1M objects ran out of the loader's memory limit (the scan order is kept).
+    # No ORDER BY in the copy: sorting 1M objects ran out of the loader's memory limit. Rows may move a little (insertion
+    # order is not preserved on this connection): that only weakens zone-map pruning on ingested_at, never a result.
     f"""
     CREATE TABLE raw.tekton_objects_v2 ({_TEKTON_OBJECTS_COLUMNS});
     INSERT INTO raw.tekton_objects_v2 SELECT * FROM raw.tekton_objects;
