@@ -1,7 +1,7 @@
 """The bulk path: source pages → Arrow batches → DuckDB, validated, deduplicated and upserted in SQL.
 
-Objects are never parsed in Python. Each batch of pages is decoded as UTF-8 by Arrow in bulk and scanned by
-DuckDB in place; one SQL pass (two JSON parses per object) validates and extracts the keys of every object; bad rows go to
+Objects are never parsed in Python. Each batch of pages is decoded as UTF-8 by Arrow in bulk and scanned by DuckDB
+in place; one SQL pass (two JSON parses per object) validates and extracts the keys of every object; bad rows go to
 `raw.rejects` with a reason while the good rows of the same batch load; the newest version of each uid wins
 (data-model.md "Run identity"); and the upsert touches a stored row only when the incoming version is newer and its
 content differs. A transaction spans `commit_rows` objects, so a crash loses at most that much work in flight, and a
@@ -498,9 +498,12 @@ def _mark_superseded(batch: _BatchSql) -> None:
     ).fetchall()
     stored: dict[str, dict] = {}
     if repeated:
-        rows = batch.execute(
+        repeated_uids = pa.table({"uid": pa.array([uid for uid, _ in repeated], pa.string())})
+        rows = _execute(
+            batch.con,
             "SELECT uid, resource_version, source_update_time FROM _raw_stored "
-            "WHERE uid IN (SELECT uid FROM _raw_batch WHERE reason IS NULL GROUP BY uid HAVING count(*) > 1)"
+            "WHERE uid IN (SELECT uid FROM _raw_repeated)",
+            _raw_repeated=repeated_uids,
         ).fetchall()
         stored = {uid: {"seq": None, "resource_version": rv, "source_update_time": t} for uid, rv, t in rows}
     superseded: list[int] = []
