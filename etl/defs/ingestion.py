@@ -145,7 +145,7 @@ def freshness_check(
     )
 
 
-def uid_uniqueness_check(con: duckdb.DuckDBPyConnection | None, source: SourceName) -> dg.AssetCheckResult:
+def uid_uniqueness_check(con: duckdb.DuckDBPyConnection | None) -> dg.AssetCheckResult:
     if con is None:
         return dg.AssetCheckResult(check_name="uids_unique", passed=True, metadata={"rows": 0})
     # Over every source's rows: the loader alone keeps one row per (cluster, uid) (there is no key index), and a
@@ -238,7 +238,7 @@ def ingest_source(
     with writer_lock(paths, wait_s=LOCK_WAIT_S, purpose="check"):
         con = _open_read_only(paths)
         try:
-            uniqueness = uid_uniqueness_check(con, source)
+            uniqueness = uid_uniqueness_check(con)
             checks = [
                 freshness_check(con, source, clusters, timedelta(minutes=warehouse.freshness_minutes)),
                 uniqueness,
