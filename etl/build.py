@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 DB_ENV = "TEKTON_WAREHOUSE_DB"
+# The marts' own DuckDB file (dbt/profiles.yml attaches it as `marts_db`): publish serves a copy of it.
+MARTS_DB_ENV = "TEKTON_WAREHOUSE_MARTS_DB"
 # Points the build at another copy of the dbt project (development, tests of a trimmed project).
 PROJECT_DIR_ENV = "TEKTON_WAREHOUSE_DBT_PROJECT"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -71,11 +73,17 @@ class BuildReport:
         return "; ".join(parts)
 
 
+def marts_db_path(db_path: Path) -> Path:
+    """The file dbt builds the marts into, next to the working file: `<home>/warehouse.marts.duckdb`."""
+    return db_path.with_name(f"{db_path.stem}.marts{db_path.suffix}")
+
+
 def dbt_env(db_path: Path, target_dir: Path, log_dir: Path) -> dict[str, str]:
-    """Environment for a dbt child: the DuckDB file, and target/log folders outside the repo."""
+    """Environment for a dbt child: the DuckDB files, and target/log folders outside the repo."""
     return {
         **os.environ,
         DB_ENV: str(db_path),
+        MARTS_DB_ENV: str(marts_db_path(db_path)),
         "DBT_TARGET_PATH": str(target_dir),
         "DBT_LOG_PATH": str(log_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -194,17 +202,12 @@ def run_build(
     from etl.publish import publish
 
     # Unit tests check the SQL, not the data: CI runs them (`dbt test --select test_type:unit`), builds skip them.
-    args = ["build"] if unit_tests else ["build", "--exclude-resource-type", "unit_test"]
-    if full_refresh:
-        args.append("--full-refresh")
-    if select:
-        # Only tests whose every parent is selected: a test that also reads an unselected mart would fail.
-        args += ["--select", *select, "--indirect-selection", "cautious"]
     with writer_lock(paths, wait_s=wait_s, purpose="build"):
         if not paths.warehouse_db.exists():
             raise WarehouseError(
                 f"no warehouse at {paths.warehouse_db}; run 'tekton-warehouse ingest' or 'import' first"
             )
+        args = build_args(paths, full_refresh=full_refresh, select=select, unit_tests=unit_tests)
         result = invoke_dbt(
             paths.warehouse_db, args, target_dir=paths.dbt_target_dir, log_dir=paths.dbt_log_dir
         )
@@ -213,6 +216,38 @@ def run_build(
         published = publish(paths) if publish_after else None
         publish_seconds = time.perf_counter() - started
     return BuildReport(dbt=result, published=published, publish_seconds=publish_seconds, docs_dir=docs_dir)
+
+
+def build_args(
+    paths: WarehousePaths,
+    *,
+    full_refresh: bool = False,
+    select: Sequence[str] | None = None,
+    unit_tests: bool = False,
+) -> list[str]:
+    """The `dbt build` arguments; prepares the marts file for a full refresh (or its absence).
+
+    Without the marts file (first build, or lost) the incremental models of the working file cannot be keyed on the
+    marts' old rows, so the build is a full refresh. A full refresh of the whole project starts a new marts file:
+    every mart is rebuilt anyway, and the file then holds no space left by the tables it replaced (publish copies
+    the whole file)."""
+    marts_db = marts_db_path(paths.warehouse_db)
+    full_refresh = full_refresh or not marts_db.exists()
+    if full_refresh and not select:
+        remove_database_file(marts_db)
+    # Unit tests check the SQL, not the data: CI runs them (`dbt test --select test_type:unit`), builds skip them.
+    args = ["build"] if unit_tests else ["build", "--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        # Only tests whose every parent is selected: a test that also reads an unselected mart would fail.
+        args += ["--select", *select, "--indirect-selection", "cautious"]
+    return args
+
+
+def remove_database_file(db_path: Path) -> None:
+    for candidate in (db_path, db_path.with_name(db_path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
 
 
 def generate_docs(paths: WarehousePaths) -> Path:

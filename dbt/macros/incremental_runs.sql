@@ -74,7 +74,8 @@
   - `affected`: the affected set it is keyed on (`affected_keys`);
   - `replace_always` (optional): an SQL predicate for rows the model rebuilds in every build (rows that depend on
     more than their run, e.g. consumed_by edges on the set of all produced digests).
-  `publish` patches the served marts with the same meta, so the key is declared once.
+  The mark that says the model was keyed goes into its own file's `intermediate.build_keyed_models` (the marts have
+  a file of their own, and a DuckDB transaction writes to one file only).
 -#}
 {% macro delete_affected_rows() -%}
     {%- set key = (model.config.get('meta') or {}).get('incremental_runs') -%}
@@ -86,7 +87,7 @@
                 where affected_cluster = cluster and affected_uid = ({{ key['uid_column'] }})
             );
             {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
-            insert into {{ keyed_models_relation() }} values ('{{ invocation_id }}', '{{ this.identifier }}')
+            insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
         {%- elif mode == 'all' -%}
             delete from {{ this }}
         {%- endif -%}
@@ -103,15 +104,29 @@
     {{ return(api.Relation.create(database=target.database, schema='intermediate', identifier=identifier)) }}
 {%- endmacro %}
 
-{#- Models this invocation built in 'keys' mode (marked by their pre-hook); emptied when a run starts. -#}
-{% macro keyed_models_relation() -%}
-    {{ return(intermediate_relation('build_keyed_models')) }}
+{#- Models this invocation built in 'keys' mode (marked by their pre-hook), one table per database file; emptied
+    when a run starts. etl.publish drops the marts file's copy before serving that file. -#}
+{% macro keyed_models_relation(database) -%}
+    {{ return(api.Relation.create(database=database, schema='intermediate', identifier='build_keyed_models')) }}
+{%- endmacro %}
+
+{#- Every database the models write (the working file, the marts file). -#}
+{% macro model_databases() -%}
+    {%- set databases = [target.database] -%}
+    {%- for node in (graph.nodes.values() if execute else []) -%}
+        {%- if node.resource_type == 'model' and node.database not in databases -%}
+            {%- do databases.append(node.database) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(databases) }}
 {%- endmacro %}
 
 {% macro start_keyed_models() -%}
-    create schema if not exists {{ target.database }}.intermediate;
-    create table if not exists {{ keyed_models_relation() }} (invocation_id varchar, model varchar);
-    delete from {{ keyed_models_relation() }};
+    {%- for database in model_databases() %}
+    create schema if not exists {{ database }}.intermediate;
+    create table if not exists {{ keyed_models_relation(database) }} (invocation_id varchar, model varchar);
+    delete from {{ keyed_models_relation(database) }};
+    {%- endfor %}
 {%- endmacro %}
 
 {#-
@@ -137,7 +152,7 @@
         {{ return('') }}
     {%- endif -%}
     where not exists (
-        select 1 from {{ keyed_models_relation() }}
+        select 1 from {{ keyed_models_relation(model.database) }}
         where invocation_id = '{{ invocation_id }}' and model = '{{ model.identifier }}'
     ) or exists (
         select 1 from ({{ affected_keys(key['affected'], direct=true) }})
@@ -147,43 +162,40 @@
 
 {#-
   The relation of a model as it stood before this build touched it (its old rows say which runs it used to link
-  or pair); none when it does not exist yet.
+  or pair); none when it does not exist yet. Looked up in the model's own database (the marts have their own file).
 -#}
 {% macro existing_relation(schema, identifier) -%}
-    {{ return(adapter.get_relation(database=target.database, schema=schema, identifier=identifier)) }}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set found = namespace(database=target.database) -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.schema == schema and (node.alias or node.name) == identifier -%}
+            {%- set found.database = node.database -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(adapter.get_relation(database=found.database, schema=schema, identifier=identifier)) }}
 {%- endmacro %}
 
 {#-
   on-run-end: advance the watermark when every tagged model built successfully, else clear it. Raw cannot change
   during a build (dbt holds the file's only read-write handle), so its newest ingested_at is what was absorbed.
-  The row also says which invocation wrote the tables, which one it built on, and whether the tagged marts changed
-  only at the affected runs (`keyed`): etl.publish then patches the previous serving file instead of copying them.
-  `build_incremental_marts` lists the tagged marts and their run key for it (config meta `incremental_runs`),
-  `build_models_run` the models this invocation ran (a mart it did not run is unchanged since the last one).
+  The row also says which invocation wrote the tables, which one it built on, and whether the tagged models changed
+  only at the affected runs (`keyed`).
 -#}
 {% macro record_build_watermark(results) -%}
     {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
     {%- set tagged = [] -%}
-    {%- set marts = [] -%}
     {%- for node in graph.nodes.values() -%}
         {%- if node.resource_type == 'model' and 'incremental_runs' in node.tags -%}
             {%- do tagged.append(node.unique_id) -%}
-            {%- set key = node.config.meta.get('incremental_runs') -%}
-            {%- if key -%}
-                {%- do marts.append([
-                    node.schema, node.alias or node.name, key['uid_column'], key['affected'],
-                    key.get('replace_always') or 'false'
-                ]) -%}
-            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set built = [] -%}
     {%- set touched = [] -%}
-    {%- set models_ran = [] -%}
+    {%- set models_ran = namespace(count=0) -%}
     {%- set failed_tests = [] -%}
     {%- for result in results -%}
         {%- if result.node.resource_type == 'model' -%}
-            {%- do models_ran.append([result.node.schema, result.node.alias or result.node.name]) -%}
+            {%- set models_ran.count = models_ran.count + 1 -%}
         {%- endif -%}
         {%- if result.node.resource_type == 'test' and result.status in ('fail', 'error') -%}
             {%- do failed_tests.append(result.node.unique_id) -%}
@@ -193,7 +205,7 @@
             {%- if result.status == 'success' -%}{%- do built.append(result.node.unique_id) -%}{%- endif -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if models_ran | length == 0 -%}{{ return('select 1') }}{%- endif -%}
+    {%- if models_ran.count == 0 -%}{{ return('select 1') }}{%- endif -%}
     {#- Plain SQL only: a run_query here would open a transaction that dbt rolls back after the hook. -#}
     {%- set relation = build_watermark_relation() -%}
     {%- set previous = '(select max(ingested_through) from _build_watermark_before)' -%}
@@ -226,20 +238,4 @@
         (select max(invocation_id) from _build_watermark_before) as previous_invocation_id,
         {{ keyed_sql }} as keyed;
     drop table _build_watermark_before;
-    create or replace table {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }} (
-        schema_name varchar, table_name varchar, uid_column varchar, affected varchar, replace_always varchar
-    );
-    {%- for schema, name, uid_column, affected, replace_always in marts %}
-    insert into {{ relation.incorporate(path={'identifier': 'build_incremental_marts'}) }} values (
-        '{{ schema }}', '{{ name }}', '{{ uid_column | replace("'", "''") }}', '{{ affected }}',
-        '{{ replace_always | replace("'", "''") }}'
-    );
-    {%- endfor %}
-    {#- Every model this invocation ran (whatever its outcome): publish re-copies only those of the other marts. #}
-    create or replace table {{ relation.incorporate(path={'identifier': 'build_models_run'}) }} (
-        schema_name varchar, table_name varchar
-    );
-    {%- for schema, name in models_ran %}
-    insert into {{ relation.incorporate(path={'identifier': 'build_models_run'}) }} values ('{{ schema }}', '{{ name }}');
-    {%- endfor %}
 {%- endmacro %}

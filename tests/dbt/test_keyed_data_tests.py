@@ -73,7 +73,7 @@ def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clea
     assert "unique_columns_fct_run_values" in str(failure.value)
     scoped = _compiled_test_sql(paths, "unique_columns_fct_run_values")
     assert "build_keyed_models" in scoped and "int_build__affected_runs" in scoped
-    keyed = query(paths.warehouse_db, "select model from intermediate.build_keyed_models")
+    keyed = query(paths.warehouse_db, "select model from marts_db.intermediate.build_keyed_models")
     assert ("fct_run_values",) in keyed
     # Not a finished build: the next one must not key on it.
     assert _watermark(paths) == (None, False)

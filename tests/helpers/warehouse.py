@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from etl.build import DbtResult, invoke_dbt
+from etl.build import DbtResult, invoke_dbt, marts_db_path
 from etl.warehouse.schema import ensure_schema
 
 
@@ -92,20 +92,30 @@ def run_dbt_build(
     return invoke_dbt(db_path, args, target_dir=base / "target", log_dir=base / "logs")
 
 
-def query(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-    """Rows of `sql` on `db_path`, opened read-only, with the session in UTC."""
+def connect_read_only(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """`db_path` read-only, session in UTC; a working file sees its marts file too (`marts.x` as in the build)."""
     con = duckdb.connect(str(db_path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    marts_db = marts_db_path(db_path)
+    if marts_db.exists():
+        con.execute(f"ATTACH '{marts_db}' AS marts_db (READ_ONLY)")
+        catalog = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(f"SET search_path = '{catalog}.main,marts_db.marts'")
+    return con
+
+
+def query(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on `db_path` (`connect_read_only`)."""
+    con = connect_read_only(db_path)
     try:
-        con.execute("SET TimeZone = 'UTC'")
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
 
 
 def query_dicts(db_path: Path, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = connect_read_only(db_path)
     try:
-        con.execute("SET TimeZone = 'UTC'")
         cursor = con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

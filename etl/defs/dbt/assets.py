@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from etl.build import DB_ENV
+from etl.build import DB_ENV, MARTS_DB_ENV, marts_db_path
 from etl.config import WarehousePaths
 from etl.defs.dbt.resources import newest_project_change, require_unchanged_project, tekton_dbt_project
 from etl.defs.keys import RAW_SOURCE_KEYS
@@ -54,16 +54,19 @@ class DbtBuildConfig(dg.Config):
 
 @contextmanager
 def dbt_environment(paths: WarehousePaths) -> Iterator[None]:
-    """Point the profile at this warehouse (dbt reads TEKTON_WAREHOUSE_DB) for the dbt child process only."""
-    previous = os.environ.get(DB_ENV)
-    os.environ[DB_ENV] = str(paths.warehouse_db)
+    """Point the profile at this warehouse (dbt reads TEKTON_WAREHOUSE_DB and TEKTON_WAREHOUSE_MARTS_DB) for the dbt
+    child process only."""
+    values = {DB_ENV: str(paths.warehouse_db), MARTS_DB_ENV: str(marts_db_path(paths.warehouse_db))}
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(DB_ENV, None)
-        else:
-            os.environ[DB_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dbt_assets(
@@ -82,6 +85,8 @@ def tekton_dbt_models(
     """`dbt build` (incremental unless full_refresh) of the selected models and their tests."""
     require_unchanged_project(tekton_dbt_project(), _LOADED_PROJECT_STAMP)
     paths = warehouse.paths()
-    args = ["build", *(["--full-refresh"] if config.full_refresh else [])]
+    # Without the marts file the incremental models cannot be keyed on the marts' old rows (etl.build.build_args).
+    full_refresh = config.full_refresh or not marts_db_path(paths.warehouse_db).exists()
+    args = ["build", *(["--full-refresh"] if full_refresh else [])]
     with writer_lock(paths, wait_s=BUILD_LOCK_WAIT_S, purpose="build"), dbt_environment(paths):
         yield from dbt.cli(args, context=context, target_path=paths.dbt_target_dir / "dagster").stream()
