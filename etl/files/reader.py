@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
@@ -148,22 +149,22 @@ class FileSource:
     # NDJSON --------------------------------------------------------------------------------------------------
 
     def _ndjson_pages(self, stream: io.BufferedReader, envelope: bool) -> Iterator[pa.Table]:
+        """One page per block of about CHUNK_BYTES: lines are cut with one vectorised newline search and handed
+        to Arrow as offsets into the block, never as one Python bytes object per line (which cost ~10 us per object,
+        as much as DuckDB's own read of the file)."""
         line_number = 0
-        while True:
-            lines = stream.readlines(CHUNK_BYTES)
-            if not lines:
-                return
+        for block in _line_blocks(stream):
+            lines = _split_lines(block)
             for start in range(0, len(lines), self.chunk_rows):
-                chunk = lines[start : start + self.chunk_rows]
+                chunk = lines.slice(start, self.chunk_rows)
                 page = self._lines_page(chunk, line_number + start + 1)
                 if page.num_rows:
                     yield _unwrap(page) if envelope else page
             line_number += len(lines)
 
-    def _lines_page(self, lines: list[bytes], first_line_number: int) -> pa.Table:
-        data = pa.array(lines, pa.binary())
-        numbers = pa.array(range(first_line_number, first_line_number + len(lines)), pa.int64())
-        data = _trim_lines(data)
+    def _lines_page(self, lines: pa.Array, first_line_number: int) -> pa.Table:
+        numbers = pa.array(np.arange(first_line_number, first_line_number + len(lines), dtype=np.int64))
+        data = _trim_lines(lines)
         keep = pc.greater(pc.binary_length(data), 0)
         data, numbers = data.filter(keep), numbers.filter(keep)
         refs = pc.binary_join_element_wise(pa.scalar(f"{self.name}:"), pc.cast(numbers, pa.string()), "")
@@ -295,6 +296,34 @@ def _yaml_documents(stream: io.BufferedReader) -> Iterator[bytes]:
         current.append(line)
     if any(part.strip() for part in current):
         yield b"".join(current)
+
+
+def _line_blocks(stream: io.BufferedReader) -> Iterator[memoryview]:
+    """The stream in blocks of whole lines, each ending with a newline: about CHUNK_BYTES each (a longer line makes
+    its block longer). Each block is a fresh buffer that its lines' Arrow arrays point into (no copy per line); the
+    unfinished line at the end of a read is carried to the front of the next block."""
+    carry = b""
+    while True:
+        buffer = bytearray(len(carry) + CHUNK_BYTES)
+        buffer[: len(carry)] = carry
+        filled = len(carry) + stream.readinto(memoryview(buffer)[len(carry) :])
+        if filled == len(carry):
+            break
+        cut = buffer.rfind(b"\n", 0, filled) + 1
+        carry = bytes(buffer[cut:filled]) if cut else bytes(buffer[:filled])
+        if cut:
+            yield memoryview(buffer)[:cut]
+    if carry:
+        yield memoryview(carry + b"\n")
+
+
+def _split_lines(block: memoryview) -> pa.Array:
+    """The lines of a block that ends with a newline, each with its newline, as a binary array over the block."""
+    if len(block) >= MAX_DOCUMENT_BYTES:
+        raise SourceError(f"a line of over {MAX_DOCUMENT_BYTES} bytes; split the file into smaller objects")
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n")) + 1
+    offsets = np.concatenate(([0], ends)).astype(np.int32)
+    return pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
 
 
 def _trim_lines(lines: pa.Array) -> pa.Array:

@@ -1,11 +1,12 @@
 """The bulk path: source pages → Arrow batches → DuckDB, validated, deduplicated and upserted in SQL.
 
-Objects are never parsed in Python. Each batch of pages is decoded as UTF-8 by Arrow in bulk and scanned by DuckDB
-in place; one SQL pass (two JSON parses per object) validates and extracts the keys of every object; bad rows go to
-`raw.rejects` with a reason while the good rows of the same batch load; the newest version of each uid wins
-(data-model.md "Run identity"); and the upsert touches a stored row only when the incoming version is newer and its
-content differs. A transaction spans `commit_rows` objects, so a crash loses at most that much work in flight, and a
-re-run loads it again.
+Objects are never parsed in Python. Each batch is decoded as UTF-8 by Arrow in bulk and scanned by DuckDB in place.
+Three threads overlap: one pulls the source's pages; one stages the next batch on a cursor of its own (one SQL pass:
+two JSON parses per object for keys and verdict, the strip of bulky fields, the content hash); this one writes the
+staged batch in the open transaction: bad rows go to `raw.rejects` with a reason while the good rows of the same
+batch load; the newest version of each uid wins (data-model.md "Run identity"); and the upsert touches a stored row
+only when the incoming version is newer and its content differs. A transaction spans `commit_rows` objects, so a
+crash loses at most that much work in flight, and a re-run loads it again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +28,7 @@ from etl.errors import WarehouseError
 from etl.sources import SOURCE_PAGE_SCHEMA
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KNOWN_KINDS = ("PipelineRun", "TaskRun", "CustomRun")
 SOURCES = ("results", "kubernetes", "file")
@@ -60,28 +63,29 @@ _TYPE_PATHS = [
 _STRIP_METADATA_PATCH = '{"metadata":{"managedFields":null}}'
 _STRIP_ALL_PATCH = '{"metadata":{"managedFields":null},"status":{"pipelineSpec":null,"taskSpec":null}}'
 
-# The stage: keys and verdict of every row, in arrival order so that they line up with the batch's rows. `parsed`
-# holds the only two passes over the JSON text (one json_type, one json_extract_string, each with a list of paths,
-# so each object is parsed twice in all). It is MATERIALIZED so that DuckDB evaluates each exactly once: inlined, the
-# optimizer parsed every object once per referencing expression (3x the cost, measured); and it stays inside DuckDB
-# (fetching its list columns into Arrow and back cost ~10 us per object, measured). The text itself stays in the
-# batch's Arrow table and is read again only by the upsert, never copied into a temp table.
+# The stage: keys, verdict, stripped object and content hash of every row, in arrival order so that they line up
+# with the batch's rows. `parsed` holds the only two passes over the JSON text for keys and verdict (one json_type,
+# one json_extract_string, each with a list of paths). It is MATERIALIZED so that DuckDB evaluates each exactly once:
+# inlined, the optimizer parsed every object once per referencing expression (3x the cost, measured). `stripped`
+# rewrites only the valid objects that carry bulky fields (a third parse and a re-serialisation), so the result
+# holds text only for them; the others' text stays in the batch's Arrow table and is read again only by the insert.
 _STAGE_SQL = f"""
 WITH parsed AS MATERIALIZED (
     SELECT seq, nbytes, bad_utf8,
-           try(json_type(txt, {_TYPE_PATHS!r})) AS types, try(json_extract_string(txt, {_KEY_PATHS!r})) AS f
+           try(json_type(txt, {_TYPE_PATHS!r})) AS types, try(json_extract_string(txt, {_KEY_PATHS!r})) AS f,
+           hash(txt) AS txt_hash
     FROM _raw_incoming
 ), keyed AS (
-    SELECT seq, nbytes, bad_utf8, types, CASE WHEN types[1] = 'OBJECT' THEN f END AS f
+    SELECT seq, nbytes, bad_utf8, txt_hash, types, CASE WHEN types[1] = 'OBJECT' THEN f END AS f
     FROM parsed
 ), named AS (
-    SELECT seq, nbytes, bad_utf8, types,
+    SELECT seq, nbytes, bad_utf8, txt_hash, types,
            f[1] AS uid, f[2] AS kind, f[3] AS api_version, f[4] AS namespace, f[5] AS name,
            f[6] AS creation_timestamp_text, try_cast(f[6] AS TIMESTAMPTZ) AS creation_timestamp,
            try_cast(f[7] AS BIGINT) AS resource_version
     FROM keyed
-)
-SELECT uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
+), judged AS (
+SELECT seq, txt_hash, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
     types[3] IS NOT NULL AS has_status,
     coalesce(types[7] IS NOT NULL OR types[8] IS NOT NULL OR types[9] IS NOT NULL, false) AS has_bulk,
     CASE
@@ -106,7 +110,18 @@ SELECT uid, kind, api_version, namespace, name, creation_timestamp, resource_ver
             THEN 'metadata.creationTimestamp is not a timestamp: ' || creation_timestamp_text
     END AS reason
 FROM named
-ORDER BY seq
+), stripped AS MATERIALIZED (
+    SELECT j.seq, json_merge_patch(i.txt, CASE WHEN j.has_status THEN $all_patch ELSE $meta_patch END) AS obj
+    FROM judged j JOIN _raw_incoming i USING (seq)
+    WHERE $strip AND j.has_bulk AND j.reason IS NULL
+)
+SELECT j.uid, j.kind, j.api_version, j.namespace, j.name, j.creation_timestamp, j.resource_version, j.reason,
+       s.obj AS stripped,
+       -- hash(NULL) is not NULL, hence no coalesce
+       CASE WHEN s.obj IS NOT NULL THEN printf('%016x', hash(s.obj))
+            WHEN j.reason IS NULL THEN printf('%016x', j.txt_hash) END AS object_hash
+FROM judged j LEFT JOIN stripped s USING (seq)
+ORDER BY j.seq
 """
 
 _REJECT_SQL = """
@@ -130,21 +145,14 @@ WHERE NOT EXISTS (
 """
 
 # The batch's rows that may be stored: valid, and the newest of their uid within the batch; with the object as stored
-# (stripped of the bulky fields unless keep_full_objects) and its hash. DuckDB's 64-bit hash, in hex: 10x cheaper
-# than md5 here. It only tells "same content" from "changed" for a newer version of one uid; should a DuckDB upgrade
-# change it, the cost is one rewrite of a row, never a loss.
+# (stripped of the bulky fields by the stage unless keep_full_objects) and its hash. DuckDB's 64-bit hash, in hex:
+# 10x cheaper than md5 here. It only tells "same content" from "changed" for a newer version of one uid; should a
+# DuckDB upgrade change it, the cost is one rewrite of a row, never a loss.
 _CANDIDATES_SQL = """
 SELECT seq, uid, kind, api_version, namespace, name, creation_timestamp, resource_version, source_update_time,
-       source_ref, obj, printf('%016x', hash(obj)) AS object_hash
-FROM (
-    SELECT b.*,
-           CASE WHEN $strip AND b.has_bulk
-                THEN json_merge_patch(b.txt, CASE WHEN b.has_status THEN $all_patch ELSE $meta_patch END)
-                ELSE b.txt
-           END AS obj
-    FROM _raw_batch b
-    WHERE b.reason IS NULL AND b.seq NOT IN (SELECT seq FROM _raw_superseded) {rows}
-)
+       source_ref, coalesce(stripped, txt) AS obj, object_hash
+FROM _raw_batch b
+WHERE b.reason IS NULL AND b.seq NOT IN (SELECT seq FROM _raw_superseded) {rows}
 """
 _STORED_COLUMNS = """(cluster, uid, kind, api_version, namespace, name, creation_timestamp, resource_version,
     source_update_time, source, source_ref, ingested_at, object_hash, object)"""
@@ -243,15 +251,22 @@ def load_pages(
     batch."""
     if source not in SOURCES:
         raise WarehouseError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    con.execute("SET python_enable_replacements = true")  # for `_execute`
+    # The stage (the two JSON parses, the strip and the hash: pure computation on a batch) runs for the next batch
+    # on a cursor of its own in the prefetch thread while this thread loads (DuckDB releases the GIL); only the work
+    # that needs the table and the transaction stays here.
+    stager = con.cursor()
+    for connection in (con, stager):
+        connection.execute("SET python_enable_replacements = true")  # for `_execute`
     try:
-        return _load_batches(con, pages, cluster, source, settings, before_commit, on_batch)
+        return _load_batches(con, stager, pages, cluster, source, settings, before_commit, on_batch)
     finally:
         con.execute("SET python_enable_replacements = false")
+        stager.close()
 
 
 def _load_batches(
     con: duckdb.DuckDBPyConnection,
+    stager: duckdb.DuckDBPyConnection,
     pages: Iterable[pa.Table],
     cluster: str,
     source: str,
@@ -261,33 +276,38 @@ def _load_batches(
 ) -> LoadCounts:
     total = LoadCounts()
     open_rows = 0
+    # Three threads: the source's pages (network, server, file), the stage of the next batch, and this one's load.
     batches = _batches(prefetched(pages), settings.batch_size)
-    while True:
-        try:
-            batch = next(batches, None)
-        except BaseException:
-            # The source failed between batches: what is loaded so far is whole batches in update order, so it
-            # commits with its watermark and the re-run starts from there.
-            if open_rows:
+    staged = prefetched(_stage(stager, batch, settings) for batch in batches)
+    try:
+        while True:
+            try:
+                batch = next(staged, None)
+            except BaseException:
+                # The source failed between batches: what is loaded so far is whole batches in update order, so
+                # it commits with its watermark and the re-run starts from there.
+                if open_rows:
+                    _commit(con, total, before_commit)
+                raise
+            if batch is None:
+                break
+            if open_rows == 0:
+                con.execute("BEGIN TRANSACTION")
+            try:
+                total.add(_load_batch(con, batch, cluster, source))
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            open_rows += batch.rows.num_rows
+            if open_rows >= settings.commit_rows:
                 _commit(con, total, before_commit)
-            raise
-        if batch is None:
-            break
-        if open_rows == 0:
-            con.execute("BEGIN TRANSACTION")
-        try:
-            total.add(_load_batch(con, batch, cluster, source, settings))
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        open_rows += batch.num_rows
-        if open_rows >= settings.commit_rows:
+                open_rows = 0
+            if on_batch is not None:
+                on_batch(total)
+        if open_rows:
             _commit(con, total, before_commit)
-            open_rows = 0
-        if on_batch is not None:
-            on_batch(total)
-    if open_rows:
-        _commit(con, total, before_commit)
+    finally:
+        staged.close()  # stops the stage's thread before its cursor closes
     return total
 
 
@@ -303,23 +323,24 @@ def _commit(con: duckdb.DuckDBPyConnection, total: LoadCounts, before_commit: Be
     log.info("committed %d objects so far: %s", total.fetched, total.summary())
 
 
-def prefetched(pages: Iterable[pa.Table], depth: int = 1) -> Iterator[pa.Table]:
-    """Pull pages from the source in a background thread, at most `depth` ahead, so that fetching the next page
-    (network, server, file) overlaps with loading this one (DuckDB and gRPC both release the GIL). Errors of the
-    source surface here, in the consumer; closing this generator stops the producer."""
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Pull items (pages from a source, staged batches) in a background thread, at most `depth` ahead, so that
+    producing the next one (network, server, file, the stage) overlaps with consuming this one (DuckDB and gRPC both
+    release the GIL). Errors of the producer surface here, in the consumer; closing this generator stops the
+    producer."""
     handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for page in pages:
-                if not _offer(handoff, stop, ("page", page)):
+            for item in items:
+                if not _offer(handoff, stop, ("item", item)):
                     return
             _offer(handoff, stop, ("end", None))
         except BaseException as exc:  # handed to the consumer, which re-raises it
             _offer(handoff, stop, ("error", exc))
 
-    producer = threading.Thread(target=produce, name="page-prefetch", daemon=True)
+    producer = threading.Thread(target=produce, name="prefetch", daemon=True)
     producer.start()
     try:
         while True:
@@ -395,29 +416,53 @@ class _BatchSql:
         return _execute(self.con, sql, params, _raw_batch=self.rows)
 
 
-def _load_batch(
-    con: duckdb.DuckDBPyConnection,
-    batch: pa.Table,
-    cluster: str,
-    source: str,
-    settings: IngestSettings,
-) -> LoadCounts:
-    """Rejects, in-batch dedupe and upsert of one batch, inside the caller's open transaction."""
+@dataclass(frozen=True)
+class _StagedBatch:
+    """A batch after the stage: `rows` is `_raw_batch` (the text, and per row its keys, verdict, stripped object and
+    hash), ready for the transactional part."""
+
+    rows: pa.Table
+    max_source_update_time: datetime | None
+
+
+def _stage(stager: duckdb.DuckDBPyConnection, batch: pa.Table, settings: IngestSettings) -> _StagedBatch:
+    """Keys, verdict, stripped object and hash of every row of `batch`, lined up with its rows."""
     incoming = _incoming(batch, settings.max_object_bytes)
-    counts = LoadCounts(fetched=batch.num_rows, batches=1)
-    counts.max_source_update_time = pc.max(batch.column("source_update_time")).as_py()
-    staged = _stage(con, incoming, settings.max_object_bytes)
+    params = {
+        "max_bytes": settings.max_object_bytes,
+        "strip": not settings.keep_full_objects,
+        "meta_patch": _STRIP_METADATA_PATCH,
+        "all_patch": _STRIP_ALL_PATCH,
+    }
+    staged = _execute(stager, _STAGE_SQL, params, _raw_incoming=incoming).to_arrow_table()
+    # The stripped objects become JSON again for the insert (DuckDB hands JSON to Arrow as plain strings).
+    position = staged.column_names.index("stripped")
+    staged = staged.set_column(position, "stripped", _as_json(staged.column(position)))
     # Keys and verdicts line up with the rows (ORDER BY seq): the text is never joined or copied, only scanned.
     rows = pa.Table.from_arrays(
         [*incoming.columns, *staged.columns], names=[*incoming.column_names, *staged.column_names]
     )
-    batch_sql = _BatchSql(con, rows)
+    return _StagedBatch(rows, pc.max(batch.column("source_update_time")).as_py())
+
+
+def _as_json(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text typed as Arrow's JSON extension, which DuckDB reads as JSON without parsing it again."""
+    return pa.chunked_array(
+        [pa.ExtensionArray.from_storage(pa.json_(), chunk) for chunk in text.chunks], pa.json_()
+    )
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: _StagedBatch, cluster: str, source: str) -> LoadCounts:
+    """Rejects, in-batch dedupe and upsert of one staged batch, inside the caller's open transaction."""
+    counts = LoadCounts(fetched=batch.rows.num_rows, batches=1)
+    counts.max_source_update_time = batch.max_source_update_time
+    batch_sql = _BatchSql(con, batch.rows)
     try:
         now = con.execute("SELECT now()").fetchone()[0]
         counts.rejected = _insert_rejects(batch_sql, now, cluster, source)
         batch_sql.execute(_STORED_SQL, {"cluster": cluster})
         _mark_superseded(batch_sql)
-        counts.loaded = _upsert(batch_sql, now, cluster, source, settings)
+        counts.loaded = _upsert(batch_sql, now, cluster, source)
         counts.unchanged = counts.fetched - counts.loaded - counts.rejected
     finally:
         for temp in ("_raw_stored", "_raw_superseded", "_raw_decided"):
@@ -429,7 +474,7 @@ def _load_batch(
 def _incoming(batch: pa.Table, max_bytes: int) -> pa.Table:
     """The batch as DuckDB will scan it: arrival order, size, and the text decoded as UTF-8 by Arrow in bulk
     (null where too big or not UTF-8, flagged so the reject says which)."""
-    data = batch.column("data").combine_chunks()
+    data = batch.column("data")
     nbytes = pc.binary_length(data)
     fits = pc.fill_null(pc.less_equal(nbytes, max_bytes), False)
     try:
@@ -437,6 +482,11 @@ def _incoming(batch: pa.Table, max_bytes: int) -> pa.Table:
         bad_utf8 = pa.nulls(len(data), pa.bool_()).fill_null(False)
     except pa.ArrowInvalid:
         text, bad_utf8 = _decode_row_by_row(data)
+    if not pc.all(fits).as_py():
+        text = pc.if_else(fits, text, pa.scalar(None, pa.string()))
+    # Typed JSON so DuckDB sees JSON: the insert then skips a second validation parse (the stage already proved each
+    # loaded row valid with json_type).
+    txt = _as_json(text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text]))
     return pa.table(
         {
             "seq": pa.array(range(batch.num_rows), pa.int64()),
@@ -444,19 +494,10 @@ def _incoming(batch: pa.Table, max_bytes: int) -> pa.Table:
             "source_update_time": batch.column("source_update_time"),
             "nbytes": nbytes,
             "bad_utf8": bad_utf8,
-            # Typed as Arrow's JSON extension so DuckDB sees JSON: the insert then skips a second validation
-            # parse (the stage already proved each loaded row valid with json_type).
-            "txt": pa.ExtensionArray.from_storage(
-                pa.json_(), pc.if_else(fits, text, pa.scalar(None, pa.string()))
-            ),
+            "txt": txt,
             "data": data,
         }
     )
-
-
-def _stage(con: duckdb.DuckDBPyConnection, incoming: pa.Table, max_bytes: int) -> pa.Table:
-    """Keys, flags and reject reason of every row of `incoming`, in its order."""
-    return _execute(con, _STAGE_SQL, {"max_bytes": max_bytes}, _raw_incoming=incoming).to_arrow_table()
 
 
 def _decode_row_by_row(data: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -535,26 +576,18 @@ def _is_newer(candidate: dict, current: dict) -> bool:
     return True
 
 
-def _upsert(batch: _BatchSql, now: datetime, cluster: str, source: str, settings: IngestSettings) -> int:
+def _upsert(batch: _BatchSql, now: datetime, cluster: str, source: str) -> int:
     """Store the batch's candidates; returns how many rows were written (new uids plus replaced versions)."""
-    params = {
-        "now": now,
-        "cluster": cluster,
-        "source": source,
-        "strip": not settings.keep_full_objects,
-        "meta_patch": _STRIP_METADATA_PATCH,
-        "all_patch": _STRIP_ALL_PATCH,
-    }
+    params = {"now": now, "cluster": cluster, "source": source}
     inserted = batch.execute(_INSERT_NEW_SQL, params).fetchone()[0]
     if batch.execute("SELECT count(*) FROM _raw_stored").fetchone()[0] == 0:
         return inserted
-    replace_params = {key: params[key] for key in ("strip", "meta_patch", "all_patch")}
     try:
-        batch.execute(_REPLACING_SQL, replace_params)
+        batch.execute(_REPLACING_SQL)
         replaced = batch.execute("SELECT count(*) FROM _raw_replacing").fetchone()[0]
         if replaced:
             batch.execute(_DELETE_REPLACED_SQL, {"cluster": cluster})
-            batch.execute(_APPEND_REPLACING_SQL, {"now": now, "cluster": cluster, "source": source})
+            batch.execute(_APPEND_REPLACING_SQL, params)
     finally:
         batch.execute("DROP TABLE IF EXISTS _raw_replacing")
     return inserted + int(replaced)

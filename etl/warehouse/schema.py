@@ -16,14 +16,24 @@ from etl.config import WarehousePaths
 from etl.errors import WarehouseError
 
 SCHEMA_VERSION = 2
-# Bounded memory whatever the history length: DuckDB evicts or spills past this instead of caching the file. 400 MB
-# keeps a 1M-object import's peak RSS near 850 MB (600 MB: ~1 GB) at the same CPU time (300,000 objects, measured).
-DUCKDB_MEMORY_LIMIT = "400MB"
+# Bounded memory whatever the history length: DuckDB evicts or spills past this instead of caching the file. With the
+# row groups below, 300 MB keeps a 1M-object import's peak RSS under 1 GB at the same CPU time (measured).
+DUCKDB_MEMORY_LIMIT = "300MB"
 # Checkpoint after 256 MB of WAL instead of DuckDB's 16 MB. Each checkpoint rewrites the table's last, partly filled
-# row group (up to 122,880 objects), so frequent ones make a long load quadratic: at 64 MB the commits of a
-# 300,000-object import cost 29 s CPU instead of 11 (measured). Rarer ones would keep more unwritten rows in memory.
-# Commits stay durable in the WAL either way.
+# row group, so frequent ones make a long load quadratic: at 64 MB the commits of a 300,000-object import cost 29 s
+# CPU instead of 11 (measured). Rarer ones would keep more unwritten rows in memory. Commits stay durable in the WAL
+# either way.
 CHECKPOINT_THRESHOLD = "256MB"
+# Row groups of 32,768 rows for what the loader writes (DuckDB's default is 122,880). A transaction that appends a
+# whole row group writes it straight into the file instead of the write-ahead log, and a row group is buffered in
+# memory until then: 122,880 JSON objects are ~300 MB, which under the memory limit spilled and re-read (a 200,000-
+# object insert cost 2.4x the CPU; measured). The setting applies to this connection only: dbt's tables keep the
+# default when dbt opens the file.
+RAW_ROW_GROUP_SIZE = 32_768
+# One DuckDB thread per statement: the loader runs two statements at once (the next batch's stage on its own cursor
+# while this batch is written), one per core. DuckDB's own parallelism on top cost more CPU than it saved wall time
+# (parallel appends write a partial row group per thread; measured).
+DUCKDB_THREADS = 1
 
 # The columns of raw.tekton_objects (unchanged since v1; v2 dropped the primary key).
 _TEKTON_OBJECTS_COLUMNS = """
@@ -129,17 +139,23 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
 
 def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file read-write with the settings bulk loading wants, schema ensured."""
+    con = duckdb.connect()
     try:
-        con = duckdb.connect(str(path))
+        con.execute(f"ATTACH {_sql_string(path)} AS warehouse (ROW_GROUP_SIZE {RAW_ROW_GROUP_SIZE})")
     except duckdb.IOException as exc:
+        con.close()
         raise WarehouseError(
             f"cannot open {path} for writing ({str(exc).splitlines()[0]}); is another process using it?"
         ) from None
+    con.execute("USE warehouse")
+    # The default would be `.tmp` in the working directory: the primary database is the in-memory one.
+    con.execute(f"SET temp_directory = {_sql_string(f'{path}.tmp')}")
     quiet(con)
     # Row order inside a batch carries no meaning for us; letting DuckDB reorder makes inserts parallel.
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET threads = {DUCKDB_THREADS}")
     ensure_schema(con)
     return con
 
@@ -149,6 +165,10 @@ def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")
     con.execute("SET python_enable_replacements = false")
     return con
+
+
+def _sql_string(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 @contextmanager

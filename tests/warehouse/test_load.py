@@ -119,10 +119,15 @@ def test_loading_twice_changes_nothing(con):
     assert table_contents(con) == before, "a re-run must leave every row (and the rejects) as they were"
 
 
-def test_higher_resource_version_wins_in_either_arrival_order(con):
-    load(con, page([tekton_object("a", rv=5, reason="Running")]))
-    assert load(con, page([tekton_object("a", rv=7, reason="Succeeded")])).loaded == 1
-    older = load(con, page([tekton_object("a", rv=6, reason="Failed")]))
+@pytest.mark.parametrize("bulky", [True, False], ids=["stripped", "nothing to strip"])
+def test_higher_resource_version_wins_in_either_arrival_order(con, bulky):
+    # Both paths of the stored hash: objects the strip rewrites, and objects stored as they came.
+    def version(rv: int, reason: str) -> dict:
+        return tekton_object("a", rv=rv, reason=reason, managed_fields=bulky, embedded_spec=bulky)
+
+    load(con, page([version(5, "Running")]))
+    assert load(con, page([version(7, "Succeeded")])).loaded == 1
+    older = load(con, page([version(6, "Failed")]))
     assert (older.loaded, older.unchanged) == (0, 1)
     assert stored(con, "a")["rv"] == 7
     assert stored(con, "a")["object"]["status"]["conditions"][0]["reason"] == "Succeeded"
