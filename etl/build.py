@@ -32,6 +32,9 @@ DB_ENV = "TEKTON_WAREHOUSE_DB"
 MARTS_DB_ENV = "TEKTON_WAREHOUSE_MARTS_DB"
 # Points the build at another copy of the dbt project (development, tests of a trimmed project).
 PROJECT_DIR_ENV = "TEKTON_WAREHOUSE_DBT_PROJECT"
+# dbt's file log level (debug | info | warn | error | none). Info by default: dbt's debug lines (every query, every
+# cache event), each scrubbed for secrets, cost a large share of a build's CPU; set debug to investigate.
+LOG_LEVEL_ENV = "TEKTON_WAREHOUSE_DBT_LOG_LEVEL"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DBT_HEADER = re.compile(r"^(Runtime|Database|Compilation|Parsing) Error( in .*)?$")
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json", "run_results.json")
@@ -110,6 +113,8 @@ def invoke_dbt(
         "-m",
         "dbt.cli.main",
         "--no-use-colors",
+        "--log-level-file",
+        os.environ.get(LOG_LEVEL_ENV, "info"),
         *args,
         "--project-dir",
         str(project_dir),

@@ -226,6 +226,7 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
         total = query(paths.warehouse_db, "select count(*) from staging.stg_tekton__pipeline_runs")[0][0]
         incremental = _snapshot(paths.warehouse_db)
         served = _snapshot(paths.serving_db, ("marts",))
+        served_not_null = _not_null_columns(paths.serving_db)
         watermark = query(paths.warehouse_db, "select count(*) from intermediate.build_watermark")[0][0]
         run_build(paths, full_refresh=True)
         outcomes.append(
@@ -239,9 +240,33 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
                 "full": _snapshot(paths.warehouse_db),
                 "full_served": _snapshot(paths.serving_db, ("marts",)),
                 "served_schemas": _schemas(paths.serving_db),
+                "served_not_null": served_not_null,
+                "declared_not_null": _declared_not_null(paths.dbt_target_dir / "manifest.json"),
             }
         )
     return outcomes
+
+
+def _not_null_columns(db: Path) -> set[tuple[str, str]]:
+    rows = query(
+        db,
+        "select table_name, unnest(constraint_column_names) from duckdb_constraints() "
+        "where schema_name = 'marts' and constraint_type = 'NOT NULL'",
+    )
+    return set(rows)
+
+
+def _declared_not_null(manifest: Path) -> set[tuple[str, str]]:
+    """The marts' `not_null` contract constraints, as dbt parsed them from the YAML."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return {
+        (node["alias"], column["name"])
+        for node in nodes
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+        for column in node["columns"].values()
+        for constraint in column.get("constraints", [])
+        if constraint["type"] == "not_null"
+    }
 
 
 def _schemas(db: Path) -> list[str]:
@@ -292,6 +317,17 @@ def test_published_marts_equal_a_full_refresh(rounds: list[dict[str, Any]], inde
     }
     assert outcome["served_schemas"] == ["marts"], "the build's bookkeeping is not served"
     assert outcome["served"]["marts.fct_pipeline_runs"], "the published file holds the marts"
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_not_null_constraints_hold_in_the_served_file_after_incremental_builds(
+    rounds: list[dict[str, Any]], index: int
+) -> None:
+    """Non-key `not_null` checks are contract constraints (DuckDB rejects a null at insert), not data tests: every
+    one the YAML declares must be in the served tables, incremental ones included."""
+    declared = rounds[index]["declared_not_null"]
+    assert len(declared) > 40, "the marts declare their not_null constraints"
+    assert declared <= rounds[index]["served_not_null"]
 
 
 def test_partial_build_publishes_every_mart_of_the_working_marts_file(tmp_path: Path) -> None:
