@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from etl.build import DB_ENV, MARTS_DB_ENV, marts_db_path
+from etl.build import DB_ENV, LOG_LEVEL_ENV, MARTS_DB_ENV, marts_db_path
 from etl.config import WarehousePaths
 from etl.defs.dbt.resources import newest_project_change, require_unchanged_project, tekton_dbt_project
 from etl.defs.keys import RAW_SOURCE_KEYS
@@ -87,6 +87,8 @@ def tekton_dbt_models(
     paths = warehouse.paths()
     # Without the marts file the incremental models cannot be keyed on the marts' old rows (etl.build.build_args).
     full_refresh = config.full_refresh or not marts_db_path(paths.warehouse_db).exists()
-    args = ["build", *(["--full-refresh"] if full_refresh else [])]
+    # dbt's file log at info unless asked for debug, as `tekton-warehouse build` (etl.build.LOG_LEVEL_ENV).
+    log_level = ["--log-level-file", os.environ.get(LOG_LEVEL_ENV, "info")]
+    args = ["build", *log_level, *(["--full-refresh"] if full_refresh else [])]
     with writer_lock(paths, wait_s=BUILD_LOCK_WAIT_S, purpose="build"), dbt_environment(paths):
         yield from dbt.cli(args, context=context, target_path=paths.dbt_target_dir / "dagster").stream()
