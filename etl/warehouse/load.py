@@ -11,6 +11,7 @@ crash loses at most that much work in flight, and a re-run loads it again.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import queue
 import threading
@@ -33,6 +34,8 @@ T = TypeVar("T")
 KNOWN_KINDS = ("PipelineRun", "TaskRun", "CustomRun")
 SOURCES = ("results", "kubernetes", "file")
 MAX_REJECT_PAYLOAD_BYTES = 16 * 1024 * 1024
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt parameter, glibc's malloc.h
 
 # Paths pulled in one json_extract_string call (one parse per object instead of one per field).
 _KEY_PATHS = [
@@ -251,6 +254,7 @@ def load_pages(
     batch."""
     if source not in SOURCES:
         raise WarehouseError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    _return_big_blocks_to_the_os()
     # The stage (the two JSON parses, the strip and the hash: pure computation on a batch) runs for the next batch
     # on a cursor of its own in the prefetch thread while this thread loads (DuckDB releases the GIL); only the work
     # that needs the table and the transaction stays here.
@@ -262,6 +266,18 @@ def load_pages(
     finally:
         con.execute("SET python_enable_replacements = false")
         stager.close()
+
+
+def _return_big_blocks_to_the_os() -> None:
+    """Have glibc serve allocations of MMAP_THRESHOLD_BYTES and more with their own mappings, returned to the OS on
+    free. By default glibc raises that threshold to the largest block freed so far, after which the batches' big
+    buffers (read blocks, Arrow and DuckDB vectors of several MB, allocated and freed by four threads) stay in its
+    per-thread heaps: a 1M-object import peaked at 1,060 MB RSS instead of 834 MB (measured). Elsewhere, a no-op."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        return
 
 
 def _load_batches(
@@ -276,8 +292,10 @@ def _load_batches(
 ) -> LoadCounts:
     total = LoadCounts()
     open_rows = 0
-    # Three threads: the source's pages (network, server, file), the stage of the next batch, and this one's load.
-    batches = _batches(prefetched(pages), settings.batch_size)
+    # Three threads: the source's pages (network, server, file) gathered into the next-but-one batch, the stage of
+    # the next batch, and this one's load. (Gathering pages into batches on the stage's thread held the source
+    # back to one page ahead while a stage ran: measured 9 s of waiting at 1M objects.)
+    batches = prefetched(_batches(pages, settings.batch_size))
     staged = prefetched(_stage(stager, batch, settings) for batch in batches)
     try:
         while True:

@@ -17,8 +17,9 @@ from etl.errors import WarehouseError
 
 SCHEMA_VERSION = 2
 # Bounded memory whatever the history length: DuckDB evicts or spills past this instead of caching the file. With the
-# row groups below, 300 MB keeps a 1M-object import's peak RSS under 1 GB at the same CPU time (measured).
-DUCKDB_MEMORY_LIMIT = "300MB"
+# row groups below the loader needs little of it (the written row groups are what it caches); the rest of a 1M-object
+# import's peak RSS (909 MB) is Arrow batches in flight and the libraries.
+DUCKDB_MEMORY_LIMIT = "250MB"
 # Checkpoint after 256 MB of WAL instead of DuckDB's 16 MB. Each checkpoint rewrites the table's last, partly filled
 # row group, so frequent ones make a long load quadratic: at 64 MB the commits of a 300,000-object import cost 29 s
 # CPU instead of 11 (measured). Rarer ones would keep more unwritten rows in memory. Commits stay durable in the WAL
