@@ -95,18 +95,24 @@ def _config(home: Path, target: str | None = None) -> Path:
     return home / "sources.yaml"
 
 
-# Profile of the import (perf record -e cpu-clock and per-statement CPU, 300,000 objects), kept with the figures.
-WHERE_THE_TIME_GOES = """Where the import's CPU goes (300,000 objects, per-statement CPU and `perf record -e cpu-clock`, load ~3):
-commits ~40% (write-ahead log, and the checkpoints every 256 MB of it, which rewrite the last partly filled row
-group), the append of new objects with the strip of bulky fields ~20%, the stage (two JSON parses per object) ~20%,
-Arrow decoding and Python ~15%; by library, DuckDB 46%, kernel (file writes, page faults) 20%, libc copies and
-allocation 17%, Python 12%. Measured without gain: several batches per transaction (250,000 objects per transaction
-at 1M spilled to temp files; 245,760 at 300k moved the commit's cost into the append, same total), DuckDB's
-`force_compression = 'uncompressed'` (JSON text barely compresses; same CPU), a 64 MB checkpoint threshold (commits
-2.7x dearer). What helped this round: no primary-key index (the uids of a batch are looked up with a semi-join),
-batches scanned through DuckDB's replacement scan instead of `con.register` (a registered view kept every batch of a
-transaction in memory until commit), the stage's parse kept inside DuckDB (MATERIALIZED CTE), a 400 MB DuckDB memory
-limit (peak RSS under 1 GB)."""
+# Profile of the raw layer (perf record -e cpu-clock and per-thread timing), kept with the figures.
+WHERE_THE_TIME_GOES = """Where the time goes. The load runs on three threads: the source's (read pages, gather the next batch), the
+stage's (one SQL statement per batch on its own cursor: two JSON parses for keys and verdict, the strip of bulky
+fields, the content hash) and the writer's (rejects, the semi-join on stored uids, the append, commits every 120,000
+objects); DuckDB runs one thread per statement. In an ad-hoc 1M import on a quiet machine (13:25 UTC) it used 1.7 of the 2
+cores (66 s CPU over 39 s; the bench's own run may differ: the ceiling itself has measured 11-15 s on this machine
+within one day); the stage is the longest thread (~49 s busy under load; the writer waited ~8 s for it). By
+library (perf, the 1M gRPC ingest): DuckDB 46% (yyjson parsing 11%, hashing, the FSST-compressed uid column read by
+every batch's semi-join, compression and writes), libc 22% (memmove 16%: yyjson copies each object before parsing
+it, and strings are copied into DuckDB vectors), kernel 17% (file writes, page faults of fresh buffers), Python 6%,
+Arrow 3%, protobuf 3%. What helped this round: the stage on its own thread and cursor (DuckDB releases the GIL);
+row groups of 32,768 rows with 120,000-object transactions, so whole row groups go straight into the file instead of
+the write-ahead log (a 122,880-row group of JSON is ~300 MB, which spilled under the memory limit); NDJSON lines cut
+with one numpy newline search per 8 MB block; glibc told to return big blocks to the OS (peak RSS 1,060 -> 909 MB).
+Measured without gain: DuckDB's own parallelism (threads=2 cost ~30% more CPU, parallel appends write partial row
+groups), two stage threads (+250 MB RSS; timed only under load), `force_compression = 'uncompressed'` and disabling
+FSST/dictionary (same CPU). Next: one JSON parse instead of two for valid objects, reading the stored uids without
+decompressing them every batch, and Arrow string views instead of the copy that trims each line."""
 
 
 # 1-minute load average before and after each measured step: the machine is shared, so every figure carries it.
