@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from etl.sql import sql_string
+
 CONSTANTS = {"PIPELINE_RUN": "tekton.dev/v1.PipelineRun", "TASK_RUN": "tekton.dev/v1.TaskRun"}
 
 Kind = Literal["string", "timestamp", "number", "bool", "null", "json", "list"]
@@ -89,11 +91,6 @@ def tokenize(source: str) -> list[Token]:
 def _unquote(text: str) -> str:
     body = text[1:-1]
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
-
-
-def sql_string(value: str) -> str:
-    """A DuckDB string literal (standard SQL quoting; DuckDB has no backslash escapes)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from etl.errors import WarehouseError
 from etl.results_server import wire
+from etl.sql import sql_string
 
 NAME_SEGMENT = r"[a-z0-9_-]{1,63}"
 # DuckDB's JSON reader sizes its buffers from this (64 MiB cost about 1 GB more RSS on a million-record load than
@@ -244,9 +245,9 @@ class Store:
                 )
             columns = "{name: 'VARCHAR', uid: 'VARCHAR', type: 'VARCHAR', data: 'JSON', create_time: 'TIMESTAMPTZ', "
             columns += "update_time: 'TIMESTAMPTZ'}"
-            path = str(records_file).replace("'", "''")
+            path = sql_string(str(records_file))
             source = (
-                f"SELECT name, uid, type, data, create_time, update_time FROM read_json('{path}', "
+                f"SELECT name, uid, type, data, create_time, update_time FROM read_json({path}, "
                 f"format = 'newline_delimited', columns = {columns}, maximum_object_size = {MAX_JSON_OBJECT_BYTES})"
             )
         try:

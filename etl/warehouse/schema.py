@@ -14,6 +14,7 @@ import duckdb
 
 from etl.config import WarehousePaths
 from etl.errors import WarehouseError
+from etl.sql import sql_string
 
 SCHEMA_VERSION = 2
 # Bounded memory whatever the history length: DuckDB evicts or spills past this instead of caching the file. With the
@@ -142,7 +143,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file read-write with the settings bulk loading wants, schema ensured."""
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {_sql_string(path)} AS warehouse (ROW_GROUP_SIZE {RAW_ROW_GROUP_SIZE})")
+        con.execute(f"ATTACH {sql_string(str(path))} AS warehouse (ROW_GROUP_SIZE {RAW_ROW_GROUP_SIZE})")
     except duckdb.IOException as exc:
         con.close()
         raise WarehouseError(
@@ -150,7 +151,7 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         ) from None
     con.execute("USE warehouse")
     # The default would be `.tmp` in the working directory: the primary database is the in-memory one.
-    con.execute(f"SET temp_directory = {_sql_string(f'{path}.tmp')}")
+    con.execute(f"SET temp_directory = {sql_string(f'{path}.tmp')}")
     quiet(con)
     # Row order inside a batch carries no meaning for us; DuckDB need not keep it.
     con.execute("SET preserve_insertion_order = false")
@@ -166,10 +167,6 @@ def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("SET enable_progress_bar = false")
     con.execute("SET python_enable_replacements = false")
     return con
-
-
-def _sql_string(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @contextmanager

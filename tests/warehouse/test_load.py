@@ -278,6 +278,23 @@ def test_schema_is_versioned_and_reopening_is_a_no_op(con):
         ensure_schema(con)
 
 
+def test_a_path_with_a_quote_opens_and_reopens(tmp_path):
+    # The file is ATTACHed by its path as SQL text (ATTACH takes no bound parameter).
+    path = tmp_path / "o'brien's home" / "warehouse.duckdb"
+    path.parent.mkdir()
+    con = schema_module.connect(path)
+    try:
+        assert load(con, page([tekton_object("a")])).loaded == 1
+    finally:
+        con.close()
+    con = schema_module.connect(path)
+    try:
+        assert con.execute("SELECT uid FROM raw.tekton_objects").fetchall() == [("a",)]
+        assert con.execute("SELECT current_setting('temp_directory')").fetchone()[0] == f"{path}.tmp"
+    finally:
+        con.close()
+
+
 def test_a_v1_warehouse_is_migrated_in_place_keeping_its_objects(tmp_path):
     """v2 drops the primary-key index of raw.tekton_objects (the loader keeps uids unique): a file written by v1
     keeps every row and column, and loads into it go on following the newest-version rule."""
