@@ -81,12 +81,27 @@ def marts_db_path(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}.marts{db_path.suffix}")
 
 
+def database_env(db_path: Path) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads: the working file and the marts file next to it."""
+    return {DB_ENV: str(db_path), MARTS_DB_ENV: str(marts_db_path(db_path))}
+
+
+def needs_full_refresh(db_path: Path, requested: bool) -> bool:
+    """Without the marts file (first build, or lost) the incremental models of the working file cannot be keyed on
+    the marts' old rows, so the build must be a full refresh."""
+    return requested or not marts_db_path(db_path).exists()
+
+
+def file_log_args() -> list[str]:
+    """dbt's file log level: info unless LOG_LEVEL_ENV asks otherwise."""
+    return ["--log-level-file", os.environ.get(LOG_LEVEL_ENV, "info")]
+
+
 def dbt_env(db_path: Path, target_dir: Path, log_dir: Path) -> dict[str, str]:
     """Environment for a dbt child: the DuckDB files, and target/log folders outside the repo."""
     return {
         **os.environ,
-        DB_ENV: str(db_path),
-        MARTS_DB_ENV: str(marts_db_path(db_path)),
+        **database_env(db_path),
         "DBT_TARGET_PATH": str(target_dir),
         "DBT_LOG_PATH": str(log_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -113,8 +128,7 @@ def invoke_dbt(
         "-m",
         "dbt.cli.main",
         "--no-use-colors",
-        "--log-level-file",
-        os.environ.get(LOG_LEVEL_ENV, "info"),
+        *file_log_args(),
         *args,
         "--project-dir",
         str(project_dir),
@@ -206,7 +220,6 @@ def run_build(
     """Build the dbt project on `<home>/warehouse.duckdb` under the writer lock, then publish `tekton.duckdb`."""
     from etl.publish import publish
 
-    # Unit tests check the SQL, not the data: CI runs them (`dbt test --select test_type:unit`), builds skip them.
     with writer_lock(paths, wait_s=wait_s, purpose="build"):
         if not paths.warehouse_db.exists():
             raise WarehouseError(
@@ -230,14 +243,12 @@ def build_args(
     select: Sequence[str] | None = None,
     unit_tests: bool = False,
 ) -> list[str]:
-    """The `dbt build` arguments; prepares the marts file for a full refresh (or its absence).
+    """The `dbt build` arguments; prepares the marts file for a full refresh (`needs_full_refresh`).
 
-    Without the marts file (first build, or lost) the incremental models of the working file cannot be keyed on the
-    marts' old rows, so the build is a full refresh. A full refresh of the whole project starts a new marts file:
-    every mart is rebuilt anyway, and the file then holds no space left by the tables it replaced (publish copies
-    the whole file)."""
+    A full refresh of the whole project starts a new marts file: every mart is rebuilt anyway, and the file then
+    holds no space left by the tables it replaced (publish copies the whole file)."""
     marts_db = marts_db_path(paths.warehouse_db)
-    full_refresh = full_refresh or not marts_db.exists()
+    full_refresh = needs_full_refresh(paths.warehouse_db, full_refresh)
     if full_refresh and not select:
         remove_database_file(marts_db)
     # Unit tests check the SQL, not the data: CI runs them (`dbt test --select test_type:unit`), builds skip them.

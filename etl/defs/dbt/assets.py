@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from etl.build import DB_ENV, LOG_LEVEL_ENV, MARTS_DB_ENV, marts_db_path
+from etl.build import database_env, file_log_args, needs_full_refresh
 from etl.config import WarehousePaths
 from etl.defs.dbt.resources import newest_project_change, require_unchanged_project, tekton_dbt_project
 from etl.defs.keys import RAW_SOURCE_KEYS
@@ -56,7 +56,7 @@ class DbtBuildConfig(dg.Config):
 def dbt_environment(paths: WarehousePaths) -> Iterator[None]:
     """Point the profile at this warehouse (dbt reads TEKTON_WAREHOUSE_DB and TEKTON_WAREHOUSE_MARTS_DB) for the dbt
     child process only."""
-    values = {DB_ENV: str(paths.warehouse_db), MARTS_DB_ENV: str(marts_db_path(paths.warehouse_db))}
+    values = database_env(paths.warehouse_db)
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -85,10 +85,7 @@ def tekton_dbt_models(
     """`dbt build` (incremental unless full_refresh) of the selected models and their tests."""
     require_unchanged_project(tekton_dbt_project(), _LOADED_PROJECT_STAMP)
     paths = warehouse.paths()
-    # Without the marts file the incremental models cannot be keyed on the marts' old rows (etl.build.build_args).
-    full_refresh = config.full_refresh or not marts_db_path(paths.warehouse_db).exists()
-    # dbt's file log at info unless asked for debug, as `tekton-warehouse build` (etl.build.LOG_LEVEL_ENV).
-    log_level = ["--log-level-file", os.environ.get(LOG_LEVEL_ENV, "info")]
-    args = ["build", *log_level, *(["--full-refresh"] if full_refresh else [])]
+    full_refresh = needs_full_refresh(paths.warehouse_db, config.full_refresh)
+    args = ["build", *file_log_args(), *(["--full-refresh"] if full_refresh else [])]
     with writer_lock(paths, wait_s=BUILD_LOCK_WAIT_S, purpose="build"), dbt_environment(paths):
         yield from dbt.cli(args, context=context, target_path=paths.dbt_target_dir / "dagster").stream()
