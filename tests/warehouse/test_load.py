@@ -10,6 +10,7 @@ import pytest
 
 from etl.config import IngestSettings
 from etl.errors import WarehouseError
+from etl.warehouse import load as load_module
 from etl.warehouse import schema as schema_module
 from etl.warehouse.load import LoadCounts, load_pages
 from etl.warehouse.schema import SCHEMA_VERSION, ensure_schema
@@ -172,9 +173,15 @@ def test_newest_version_wins_inside_one_batch(con):
     assert stored(con, "b")["object"]["status"]["conditions"][0]["reason"] == "Succeeded"
 
 
-def test_batch_size_and_commit_size_do_not_change_the_result(warehouse_home, tmp_path):
+@pytest.mark.parametrize("known_uids", ["kept", "over the limit"])
+def test_batch_size_and_commit_size_do_not_change_the_result(
+    warehouse_home, tmp_path, monkeypatch, known_uids
+):
     """In-batch dedupe applies the same pairwise rule as loading the versions one batch at a time, and batches
-    sharing a transaction see each other's uncommitted rows exactly as committed ones."""
+    sharing a transaction see each other's uncommitted rows exactly as committed ones: whether the load keeps the
+    stored uids' hashes to skip lookups, or (over its limit) looks every batch up in the table."""
+    if known_uids == "over the limit":
+        monkeypatch.setattr(load_module, "KNOWN_UIDS_LIMIT", -1)
     versions = [
         tekton_object("x", rv=None, reason="Pending"),
         tekton_object("x", rv=8, reason="Running"),
