@@ -135,6 +135,34 @@ def test_source_refs_name_line_or_position(warehouse_home, tmp_path):
     assert other["tr-1"] == f"{listing}:1#1"
 
 
+@pytest.mark.parametrize(
+    "line_end, indent",
+    [("\r\n", ""), ("\n", "  "), ("\n", "\t"), ("\n\n", "")],
+    ids=["crlf", "spaces", "tab", "blank"],
+)
+def test_blanks_around_ndjson_lines_are_not_stored(tmp_path, line_end, indent):
+    """Plain NDJSON takes the reader's fast path (cut each line's newline); any other blank around a line takes the
+    general trim. Both store the same text, line numbers aside."""
+
+    def stored_objects(text: str, home: str) -> list[tuple]:
+        paths = WarehousePaths(tmp_path / home)
+        run_import(paths, write(tmp_path / f"{home}.ndjson", text))
+        with duckdb.connect(str(paths.warehouse_db), read_only=True) as con:
+            return con.execute(
+                "SELECT uid, object_hash, object FROM raw.tekton_objects ORDER BY uid"
+            ).fetchall()
+
+    # Without bulky fields the strip leaves the text as it came: a blank left over would be stored.
+    objects = [
+        tekton_object(uid, managed_fields=False, embedded_spec=False) for uid in ("pr-1", "pr-2", "tr-1")
+    ]
+    lines = [json.dumps(o, separators=(",", ":")) for o in objects]
+    plain = stored_objects("\n".join(lines) + "\n", "plain")
+    assert [uid for uid, *_ in plain] == ["pr-1", "pr-2", "tr-1"]
+    assert all(not text[0].isspace() and not text[-1].isspace() for *_, text in plain)
+    assert stored_objects("".join(indent + line + line_end for line in lines), "padded") == plain
+
+
 def test_bad_lines_are_rejected_and_good_lines_load(warehouse_home, tmp_path, capsys):
     lines = [
         json.dumps(OBJECTS[0]),
