@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from etl.config import IngestSettings
@@ -348,3 +349,11 @@ def test_a_source_failing_mid_stream_keeps_the_batches_already_loaded(con, commi
         ("first",),
         ("second",),
     ]
+
+
+def test_staged_rows_are_put_back_in_arrival_order_if_they_come_out_of_it():
+    # DuckDB keeps the order on one thread; should a later version not, the stage must still line its rows up.
+    shuffled = pa.table({"seq": [2, 0, 1], "uid": ["c", "a", "b"]})
+    assert load_module._in_arrival_order(shuffled).to_pydict() == {"uid": ["a", "b", "c"]}
+    in_order = pa.table({"seq": [0, 1], "uid": ["a", "b"]})
+    assert load_module._in_arrival_order(in_order).to_pydict() == {"uid": ["a", "b"]}
