@@ -15,14 +15,45 @@
     {{ return(api.Relation.create(database=target.database, schema='intermediate', identifier='build_watermark')) }}
 {%- endmacro %}
 
-{#- The watermark as text ('' when none), read when the model runs. -#}
+{#-
+  Lookups every node of one invocation shares, computed once: dbt hands every node's context the same `graph`
+  dict, so they are kept there under the invocation's id (a later invocation in the same process recomputes them).
+  - `models`: each model node by '<schema>.<identifier>' (one loop over the graph per build instead of one per
+    test and per lookup);
+  - `watermark`: the build watermark (one query per build instead of one per model and test). It cannot change
+    during the invocation: only the on-run-end hook writes it.
+-#}
+{% macro build_lookups() -%}
+    {%- set cached = graph.get('tekton_build_lookups') -%}
+    {%- if cached and cached['invocation_id'] == invocation_id -%}{{ return(cached) }}{%- endif -%}
+    {%- set models = {} -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+        {%- do models.update({node.schema ~ '.' ~ (node.alias or node.name): node}) -%}
+    {%- endfor -%}
+    {%- set lookups = {'invocation_id': invocation_id, 'models': models} -%}
+    {%- do graph.update({'tekton_build_lookups': lookups}) -%}
+    {{ return(lookups) }}
+{%- endmacro %}
+
+{#- The model node whose relation is <schema>.<identifier>, or none. -#}
+{% macro model_node(schema, identifier) -%}
+    {{ return(build_lookups()['models'].get(schema ~ '.' ~ identifier)) }}
+{%- endmacro %}
+
+{#- The watermark as text ('' when none), read once per invocation (build_lookups). -#}
 {% macro build_watermark() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set lookups = build_lookups() -%}
+    {%- if 'watermark' in lookups -%}{{ return(lookups['watermark']) }}{%- endif -%}
     {%- set relation = adapter.get_relation(
         database=target.database, schema='intermediate', identifier='build_watermark') -%}
-    {%- if relation is none -%}{{ return('') }}{%- endif -%}
-    {%- set rows = run_query('select max(ingested_through)::varchar from ' ~ relation).columns[0].values() -%}
-    {{ return(rows[0] if rows and rows[0] is not none else '') }}
+    {%- set watermark = namespace(text='') -%}
+    {%- if relation is not none -%}
+        {%- set rows = run_query('select max(ingested_through)::varchar from ' ~ relation).columns[0].values() -%}
+        {%- set watermark.text = rows[0] if rows and rows[0] is not none else '' -%}
+    {%- endif -%}
+    {%- do lookups.update({'watermark': watermark.text}) -%}
+    {{ return(watermark.text) }}
 {%- endmacro %}
 
 {#- 'keys': recompute only affected runs; 'all': recompute everything in place; 'full': table is (re)created. -#}
@@ -139,14 +170,8 @@
 -#}
 {% macro keyed_test_scope(model, columns) -%}
     {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return('') }}{%- endif -%}
-    {%- set found = namespace(key=none) -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and (node.alias or node.name) == model.identifier
-            and node.schema == model.schema -%}
-            {%- set found.key = node.config.meta.get('incremental_runs') -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set key = found.key -%}
+    {%- set node = model_node(model.schema, model.identifier) -%}
+    {%- set key = node.config.meta.get('incremental_runs') if node else none -%}
     {%- if not key or key.get('replace_always') or 'cluster' not in columns or key['uid_column'] not in columns
         or build_watermark() == '' -%}
         {{ return('') }}
@@ -166,13 +191,9 @@
 -#}
 {% macro existing_relation(schema, identifier) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
-    {%- set found = namespace(database=target.database) -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.schema == schema and (node.alias or node.name) == identifier -%}
-            {%- set found.database = node.database -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(adapter.get_relation(database=found.database, schema=schema, identifier=identifier)) }}
+    {%- set node = model_node(schema, identifier) -%}
+    {%- set database = node.database if node else target.database -%}
+    {{ return(adapter.get_relation(database=database, schema=schema, identifier=identifier)) }}
 {%- endmacro %}
 
 {#-
