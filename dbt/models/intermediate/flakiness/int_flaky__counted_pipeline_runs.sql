@@ -1,3 +1,8 @@
+{#- A view: the consumers (fct_flaky_*, their tests) read it a few times, and computing it inline costs them
+    less than writing its ~800k rows at 1M objects in every build (measured: -4.2 s materialisation vs +1.2 s in
+    the consumers). -#}
+{{ config(materialized='view') }}
+
 {#-
   PipelineRuns that count for flakiness: terminal, not cancelled, order key inside the window. Only succeeded and
   failing (failed, timed_out) runs remain, so "changed outcome" is simply a change of is_failing.
