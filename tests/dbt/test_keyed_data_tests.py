@@ -90,3 +90,45 @@ def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clea
     )
     assert duplicates == [(0,)]
     assert _watermark(paths)[0] is not None
+
+
+def test_key_test_fails_on_a_null_key_column_of_an_affected_run_and_names_the_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key test also holds the key columns' not-null checks (one test node per key, not one per rule). A null
+    key column matches no affected run, so the null checks read the whole table even in a scoped build; each
+    failing row says which rule it breaks."""
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setenv(PROJECT_DIR_ENV, str(project))
+    paths = WarehousePaths(tmp_path / "home").ensure()
+    make_raw_warehouse(paths.warehouse_db, all_objects())
+    run_build(paths)
+    assert _watermark(paths)[0] is not None
+
+    # A broken model: the rows it recomputes (in an incremental build: the affected runs') lose their name.
+    model = project / RUN_VALUES
+    original = model.read_text()
+    assert original.count("from run_values\n") == 1
+    model.write_text(
+        original.replace(
+            "from run_values\n",
+            "from (select * replace (cast(null as varchar) as name) from run_values) as nameless\n",
+        )
+    )
+    make_raw_warehouse(paths.warehouse_db, [_late_run()])
+    with pytest.raises(BuildError) as failure:
+        run_build(paths)
+    assert "unique_columns_fct_run_values" in str(failure.value)
+    # The test's own query (target/compiled; target/run holds dbt's count wrapper around it).
+    compiled = sorted((paths.dbt_target_dir / "compiled").rglob("unique_columns_fct_run_values*.sql"))
+    assert compiled, "no compiled unique_columns_fct_run_values test"
+    test_sql = compiled[0].read_text()
+    assert "build_keyed_models" in test_sql, "the build was keyed: the duplicate check is scoped"
+    failing = query(paths.warehouse_db, f"select broken_rule, occurrences from ({test_sql}) as failing")
+    # The late run's two params lost their name: two null names, which also collide on the key.
+    assert sorted(failing) == [
+        ("duplicate (cluster, run_uid, value_kind, name)", 2),
+        ("name is null", 2),
+    ], "each failing row names the rule it breaks"
+    assert _watermark(paths) == (None, False)
