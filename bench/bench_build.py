@@ -269,12 +269,16 @@ def _slowest_nodes(run_results: Path, top: int = 10) -> str:
 
     results = json.loads(run_results.read_text())["results"]
     totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for result in results:
         kind = result["unique_id"].split(".")[0]
         totals[kind] = totals.get(kind, 0.0) + result["execution_time"]
+        counts[kind] = counts.get(kind, 0) + 1
     slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
     listed = ", ".join(f"{r['unique_id'].split('.')[2][:60]} {r['execution_time']:.1f}" for r in slowest)
-    summed = ", ".join(f"{kind}s {seconds:.1f} in total" for kind, seconds in sorted(totals.items()))
+    summed = ", ".join(
+        f"{counts[kind]} {kind}s {seconds:.1f} in total" for kind, seconds in sorted(totals.items())
+    )
     return f"{listed}; {summed}"
 
 
