@@ -98,21 +98,24 @@ def _config(home: Path, target: str | None = None) -> Path:
 # Profile of the raw layer (perf record -e cpu-clock and per-thread timing), kept with the figures.
 WHERE_THE_TIME_GOES = """Where the time goes. The load runs on three threads: the source's (read pages, gather the next batch), the
 stage's (one SQL statement per batch on its own cursor: two JSON parses for keys and verdict, the strip of bulky
-fields, the content hash) and the writer's (rejects, the semi-join on stored uids, the append, commits every 120,000
-objects); DuckDB runs one thread per statement. In an ad-hoc 1M import on a quiet machine (13:25 UTC) it used 1.7 of the 2
-cores (66 s CPU over 39 s; the bench's own run may differ: the ceiling itself has measured 11-15 s on this machine
-within one day); the stage is the longest thread (~49 s busy under load; the writer waited ~8 s for it). By
-library (perf, the 1M gRPC ingest): DuckDB 46% (yyjson parsing 11%, hashing, the FSST-compressed uid column read by
-every batch's semi-join, compression and writes), libc 22% (memmove 16%: yyjson copies each object before parsing
-it, and strings are copied into DuckDB vectors), kernel 17% (file writes, page faults of fresh buffers), Python 6%,
-Arrow 3%, protobuf 3%. What helped this round: the stage on its own thread and cursor (DuckDB releases the GIL);
-row groups of 32,768 rows with 120,000-object transactions, so whole row groups go straight into the file instead of
-the write-ahead log (a 122,880-row group of JSON is ~300 MB, which spilled under the memory limit); NDJSON lines cut
-with one numpy newline search per 8 MB block; glibc told to return big blocks to the OS (peak RSS 1,060 -> 909 MB).
-Measured without gain: DuckDB's own parallelism (threads=2 cost ~30% more CPU, parallel appends write partial row
-groups), two stage threads (+250 MB RSS; timed only under load), `force_compression = 'uncompressed'` and disabling
-FSST/dictionary (same CPU). Next: one JSON parse instead of two for valid objects, reading the stored uids without
-decompressing them every batch, and Arrow string views instead of the copy that trims each line."""
+fields, the content hash) and the writer's (rejects, the stored-uid lookup when a batch may need it, the append,
+commits every 120,000 objects); DuckDB runs one thread per statement. Per-thread CPU of a 1M import (thread_time,
+load 2): stage 24 s, writer 22 s (the append 15-16 s of it), the source's thread and start-up ~11 s. Per object,
+a JSON parse costs ~5 us and the strip of an object with bulky fields (json_merge_patch: a parse, a mutable copy of
+the whole document, a write) ~29 us; the append pays DuckDB's UTF-8 scan of every string for column statistics
+(~6% of the import) and block checksums (~5%). By library (perf, a 200k import): DuckDB 48%, kernel 20% (zeroing
+fresh pages ~5%, file reads and writes ~3.5%), libc 17% (mostly memmove), Python 10%, Arrow 2%. What helped this
+round: the stored-uid lookup, which read every stored uid for each batch (4.7 s of CPU at 1M, and growing with the
+warehouse), now runs only for batches that may meet a stored uid (the load keeps the uids' 64-bit hashes: 0.13 s);
+the stage as one pipeline without a join and a sort (-5% of its CPU); NDJSON lines cut by a memchr per line and
+plain lines sliced instead of UTF-8-trimmed (0.21 -> 0.08 s per 180 MB). Measured without gain: one JSON parse
+instead of two (no DuckDB function returns both key strings and types; json_extract of `status` to learn its type
+re-serialises it: 1.65 vs 1.0 s per 200k objects), spotting bulky objects by text (three `contains` cost more than
+a parse), two stage threads (peak RSS 1,000 MB at 200k objects), uncompressed key and object columns (-0.2 s per
+200k, at the price of a table rebuild), other malloc trim thresholds and Arrow memory pools (page faults within
+noise), and building the gRPC client's pages column by column. Earlier: DuckDB's own parallelism (threads=2 cost
+~30% more CPU), `force_compression`. What would move it: a cheaper strip (a key removal without the mutable copy,
+which DuckDB does not offer), and fewer statements per batch."""
 
 
 # 1-minute load average before and after each measured step: the machine is shared, so every figure carries it.
