@@ -45,27 +45,37 @@ def _watermark(paths: WarehousePaths) -> tuple:
     return query(paths.warehouse_db, "select ingested_through, keyed from intermediate.build_watermark")[0]
 
 
-def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clears_the_watermark(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _built_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, WarehousePaths]:
+    """A copy of the dbt project built once over the hand-made history: every incremental model built, so the
+    watermark is set."""
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     monkeypatch.setenv(PROJECT_DIR_ENV, str(project))
     paths = WarehousePaths(tmp_path / "home").ensure()
     make_raw_warehouse(paths.warehouse_db, all_objects())
-    run_build(paths)  # the whole project: every incremental model built, so the watermark is set
+    run_build(paths)
     assert _watermark(paths)[0] is not None
-    assert "build_keyed_models" not in _compiled_test_sql(paths, "unique_columns_fct_run_values")
+    return project, paths
 
-    # A broken model: every row it recomputes comes out twice (in an incremental build: the affected runs' rows).
+
+def _break_run_values(project: Path, broken_source: str) -> str:
+    """Have the copy's fct_run_values read `broken_source` instead of `run_values`; returns the original model."""
     model = project / RUN_VALUES
     original = model.read_text()
     assert original.count("from run_values\n") == 1
-    model.write_text(
-        original.replace(
-            "from run_values\n",
-            "from (select * from run_values union all select * from run_values) as doubled\n",
-        )
+    model.write_text(original.replace("from run_values\n", f"from {broken_source}\n"))
+    return original
+
+
+def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clears_the_watermark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, paths = _built_copy(tmp_path, monkeypatch)
+    assert "build_keyed_models" not in _compiled_test_sql(paths, "unique_columns_fct_run_values")
+
+    # A broken model: every row it recomputes comes out twice (in an incremental build: the affected runs' rows).
+    original = _break_run_values(
+        project, "(select * from run_values union all select * from run_values) as doubled"
     )
     make_raw_warehouse(paths.warehouse_db, [_late_run()])
     with pytest.raises(BuildError) as failure:
@@ -79,7 +89,7 @@ def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clea
     assert _watermark(paths) == (None, False)
 
     # Fixed model: the next build recomputes everything in place and tests the whole tables again.
-    model.write_text(original)
+    (project / RUN_VALUES).write_text(original)
     run_build(paths)
     assert query(paths.warehouse_db, "select count(*) from intermediate.int_build__affected_runs") == [(0,)]
     assert "build_keyed_models" not in _compiled_test_sql(paths, "unique_columns_fct_run_values")
@@ -98,23 +108,11 @@ def test_key_test_fails_on_a_null_key_column_of_an_affected_run_and_names_the_ru
     """The key test also holds the key columns' not-null checks (one test node per key, not one per rule). A null
     key column matches no affected run, so the null checks read the whole table even in a scoped build; each
     failing row says which rule it breaks."""
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    monkeypatch.setenv(PROJECT_DIR_ENV, str(project))
-    paths = WarehousePaths(tmp_path / "home").ensure()
-    make_raw_warehouse(paths.warehouse_db, all_objects())
-    run_build(paths)
-    assert _watermark(paths)[0] is not None
+    project, paths = _built_copy(tmp_path, monkeypatch)
 
     # A broken model: the rows it recomputes (in an incremental build: the affected runs') lose their name.
-    model = project / RUN_VALUES
-    original = model.read_text()
-    assert original.count("from run_values\n") == 1
-    model.write_text(
-        original.replace(
-            "from run_values\n",
-            "from (select * replace (cast(null as varchar) as name) from run_values) as nameless\n",
-        )
+    _break_run_values(
+        project, "(select * replace (cast(null as varchar) as name) from run_values) as nameless"
     )
     make_raw_warehouse(paths.warehouse_db, [_late_run()])
     with pytest.raises(BuildError) as failure:
