@@ -550,7 +550,7 @@ def _load_batch(
         counts.rejected = _insert_rejects(batch_sql, now, cluster, source)
         uids = _BATCH_UIDS if known.may_hold_any(uid_hashes) else "false"
         batch_sql.execute(_STORED_SQL.format(uids=uids), {"cluster": cluster})
-        _mark_superseded(batch_sql)
+        _mark_superseded(batch_sql, uid_hashes)
         counts.loaded = _upsert(batch_sql, now, cluster, source)
         counts.unchanged = counts.fetched - counts.loaded - counts.rejected
         known.add(uid_hashes)
@@ -607,26 +607,30 @@ def _decode_row_by_row(data: pa.Array) -> tuple[pa.Array, pa.Array]:
 def _insert_rejects(batch: _BatchSql, now: datetime, cluster: str, source: str) -> int:
     """Record the batch's bad rows (once: a re-run meeting the same bad object adds nothing); returns how many
     rows of the batch were bad."""
-    params = {"now": now, "cluster": cluster, "source": source, "max_payload": MAX_REJECT_PAYLOAD_BYTES}
-    batch.execute(_REJECT_SQL, params)
-    return int(batch.execute("SELECT count(*) FROM _raw_batch WHERE reason IS NOT NULL").fetchone()[0])
+    bad = batch.rows.num_rows - batch.rows.column("reason").null_count
+    if bad:  # most batches have none: no statement then
+        params = {"now": now, "cluster": cluster, "source": source, "max_payload": MAX_REJECT_PAYLOAD_BYTES}
+        batch.execute(_REJECT_SQL, params)
+    return bad
 
 
-def _mark_superseded(batch: _BatchSql) -> None:
+def _mark_superseded(batch: _BatchSql, uid_hashes: np.ndarray) -> None:
     """Within a batch, keep only the newest version of each uid.
 
     The rule is pairwise (resourceVersion when both have one, else source update time when both have one, else the
     later arrival) and not transitive, so it is applied as a fold in arrival order starting from the stored
     version (`_raw_stored`): exactly as if the versions had arrived one batch each, whatever the batch size. Only
     the keys of uids that repeat inside the batch reach Python, never the objects. The fold's winners go to
-    `_raw_decided`."""
-    repeated = batch.execute(
-        """
-        WITH repeated AS (SELECT uid FROM _raw_batch WHERE reason IS NULL GROUP BY uid HAVING count(*) > 1)
-        SELECT uid, list(struct_pack(seq, resource_version, source_update_time) ORDER BY seq)
-        FROM _raw_batch WHERE reason IS NULL AND uid IN (SELECT uid FROM repeated) GROUP BY uid
-        """
-    ).fetchall()
+    `_raw_decided`. A batch whose valid uids' hashes are all distinct repeats no uid: it skips the query."""
+    repeated = []
+    if len(np.unique(uid_hashes)) < len(uid_hashes):
+        repeated = batch.execute(
+            """
+            WITH repeated AS (SELECT uid FROM _raw_batch WHERE reason IS NULL GROUP BY uid HAVING count(*) > 1)
+            SELECT uid, list(struct_pack(seq, resource_version, source_update_time) ORDER BY seq)
+            FROM _raw_batch WHERE reason IS NULL AND uid IN (SELECT uid FROM repeated) GROUP BY uid
+            """
+        ).fetchall()
     stored: dict[str, dict] = {}
     if repeated:
         repeated_uids = pa.table({"uid": pa.array([uid for uid, _ in repeated], pa.string())})
