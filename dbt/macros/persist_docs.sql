@@ -33,13 +33,8 @@
         {%- do statements.append(alter_relation_comment(relation, model.description)) -%}
     {%- endif -%}
     {%- if for_columns and config.persist_column_docs() and model.columns -%}
-        {%- set changed = {} -%}
-        {%- for name, column in model.columns.items() -%}
-            {%- if name in stored.columns and (column.description or '') != stored.columns[name] -%}
-                {%- do changed.update({name: column}) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- for name, column in changed.items() -%}
+        {%- for name, column in model.columns.items()
+            if name in stored.columns and (column.description or '') != stored.columns[name] -%}
             {%- set quoted = adapter.quote(name) if column.quote else name -%}
             {%- do statements.append(
                 'comment on column ' ~ relation ~ '.' ~ quoted ~ ' is ' ~ duckdb_escape_comment(column.description or '') ~ ';') -%}

@@ -1,6 +1,7 @@
-"""Data tests in an incremental build: a uniqueness test of a model recomputed at the affected runs checks only
-those runs' rows (macros/incremental_runs.sql `keyed_test_scope`), still fails on a duplicate there, and a failing
-test makes the next build recompute and test everything."""
+"""Incremental builds of an existing marts file. Data tests: a uniqueness test of a model recomputed at the affected
+runs checks only those runs' rows (macros/incremental_runs.sql `keyed_test_scope`), still fails on a duplicate there,
+and a failing test makes the next build recompute and test everything. Docs: an incremental mart's stored comments
+are rewritten only where the YAML changed (macros/persist_docs.sql)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.helpers.warehouse import make_raw_warehouse, query
 pytestmark = pytest.mark.slow
 
 RUN_VALUES = Path("models/marts/core/fct_run_values.sql")
+RUN_VALUES_YAML = Path("models/marts/core/_core__run_values.yml")
 
 
 def _late_run() -> dict[str, Any]:
@@ -130,3 +132,32 @@ def test_key_test_fails_on_a_null_key_column_of_an_affected_run_and_names_the_ru
         ("name is null", 2),
     ], "each failing row names the rule it breaks"
     assert _watermark(paths) == (None, False)
+
+
+def test_an_edited_column_description_reaches_an_incremental_mart_and_the_others_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, paths = _built_copy(tmp_path, monkeypatch)
+
+    def comments() -> dict[str, str]:
+        rows = query(
+            paths.warehouse_db,
+            "select column_name, comment from duckdb_columns() where database_name = 'marts_db' "
+            "and schema_name = 'marts' and table_name = 'fct_run_values'",
+        )
+        return dict(rows)
+
+    before = comments()
+    assert before["run_kind"] == "Always PipelineRun (the kind the comparisons cover)."
+    yaml_file = project / RUN_VALUES_YAML
+    original = yaml_file.read_text()
+    described = "description: Always PipelineRun (the kind the comparisons cover)."
+    assert original.count(described) == 1
+    yaml_file.write_text(original.replace(described, "description: The run's kind."))
+    make_raw_warehouse(paths.warehouse_db, [_late_run()])
+    run_build(paths)
+    assert _watermark(paths)[0] is not None, "an incremental build, not a full refresh"
+    after = comments()
+    assert after["run_kind"] == "The run's kind."
+    del after["run_kind"], before["run_kind"]
+    assert after == before, "the other columns keep their comments"
