@@ -355,8 +355,10 @@ def _trim_lines(lines: pa.Array) -> pa.Array:
 
 def _only_newlines_to_cut(lines: pa.Array) -> bool:
     """Whether every line is some non-blank text followed by exactly one newline."""
-    if not len(lines) or lines.null_count:
-        return not len(lines)
+    if not len(lines):
+        return True
+    if lines.null_count:
+        return False
     _, offsets_buffer, data_buffer = lines.buffers()
     offsets = np.frombuffer(offsets_buffer, np.int32, len(lines) + 1, lines.offset * 4)
     data = np.frombuffer(data_buffer, np.uint8)
