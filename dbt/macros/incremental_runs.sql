@@ -86,14 +86,21 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+  `(<cluster>, <uid>) in (<the affected keys>)`: whether a row belongs to an affected run. An `in` over the key pair,
+  not a correlated `exists`: DuckDB plans the `exists` as a delim join, which cost 2-3x the time of this plain semi
+  join when it picks the affected rows out of a table of 800,000 task runs (1.0-1.6 s against 0.4-0.6 s; measured).
+-#}
+{% macro in_affected_keys(cluster_column, uid_column, affected, direct=false) -%}
+    ({{ cluster_column }}, {{ uid_column }}) in (
+        select (affected_cluster, affected_uid) from ({{ affected_keys(affected, direct) }})
+    )
+{%- endmacro %}
+
 {#- `and <semi-join on the affected keys>` for the driving rows of a tagged model; nothing outside 'keys' mode. -#}
 {% macro affected_filter(cluster_column, uid_column, affected) -%}
     {%- if incremental_runs_mode() == 'keys' %}
-    and exists (
-        select 1
-        from ({{ affected_keys(affected) }})
-        where affected_cluster = {{ cluster_column }} and affected_uid = {{ uid_column }}
-    )
+    and {{ in_affected_keys(cluster_column, uid_column, affected) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -113,10 +120,9 @@
     {%- if key and model.config.get('materialized') == 'incremental' -%}
         {%- set mode = incremental_runs_mode() -%}
         {%- if mode == 'keys' -%}
-            delete from {{ this }} where {{ key.get('replace_always') or 'false' }} or exists (
-                select 1 from ({{ affected_keys(key['affected']) }})
-                where affected_cluster = cluster and affected_uid = ({{ key['uid_column'] }})
-            );
+            delete from {{ this }}
+            where {{ key.get('replace_always') or 'false' }}
+                or {{ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected']) }};
             {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
             insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
         {%- elif mode == 'all' -%}
@@ -179,10 +185,7 @@
     where not exists (
         select 1 from {{ keyed_models_relation(model.database) }}
         where invocation_id = '{{ invocation_id }}' and model = '{{ model.identifier }}'
-    ) or exists (
-        select 1 from ({{ affected_keys(key['affected'], direct=true) }})
-        where affected_cluster = cluster and affected_uid = {{ key['uid_column'] }}
-    )
+    ) or {{ in_affected_keys('cluster', key['uid_column'], key['affected'], direct=true) }}
 {%- endmacro %}
 
 {#-
