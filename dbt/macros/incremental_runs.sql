@@ -172,20 +172,28 @@
   same check: the key columns include the run key (cluster, uid column), so two rows that collide share their run
   and are both in scope or both out of it; rows out of scope are exactly as the previous build left them, and that
   build passed all its tests (the watermark this build keys on is set only by a build whose every model and test
-  passed, `record_build_watermark`). A model built whole ('all' / 'full' mode, no mark) is tested whole.
+  passed, `record_build_watermark`). A model built whole ('all' / 'full' mode, no mark) is tested whole. The
+  lineage read models (meta `incremental_lineage`) are keyed by second, not by run: their scope is the changed
+  nodes' rows (`lineage_changed_rows` in macros/lineage.sql says why).
 -#}
 {% macro keyed_test_scope(model, columns) -%}
     {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return('') }}{%- endif -%}
     {%- set node = model_node(model.schema, model.identifier) -%}
-    {%- set key = node.config.meta.get('incremental_runs') if node else none -%}
-    {%- if not key or key.get('replace_always') or 'cluster' not in columns or key['uid_column'] not in columns
-        or build_watermark() == '' -%}
+    {%- set meta = node.config.meta if node else {} -%}
+    {%- set key = meta.get('incremental_runs') -%}
+    {%- if build_watermark() == '' -%}{{ return('') }}{%- endif -%}
+    {%- if meta.get('incremental_lineage') -%}
+        {#- The lineage read models (macros/lineage.sql): their rows of the changed nodes. -#}
+        {%- set scope = lineage_changed_rows(meta['incremental_lineage']) -%}
+    {%- elif not key or key.get('replace_always') or 'cluster' not in columns or key['uid_column'] not in columns -%}
         {{ return('') }}
-    {%- endif -%}
+    {%- else -%}
+        {%- set scope = in_affected_keys('cluster', key['uid_column'], key['affected'], direct=true) -%}
+    {%- endif %}
     where not exists (
         select 1 from {{ keyed_models_relation(model.database) }}
         where invocation_id = '{{ invocation_id }}' and model = '{{ model.identifier }}'
-    ) or {{ in_affected_keys('cluster', key['uid_column'], key['affected'], direct=true) }}
+    ) or {{ scope }}
 {%- endmacro %}
 
 {#-

@@ -1,9 +1,26 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_lineage': 'node'},
+        pre_hook="{{ delete_lineage_rows('node_id in (select node_id from ' ~ lineage_changes_relation() ~ ')') }}",
+    )
+}}
+/* depends_on: {{ ref('int_lineage__node_changes') }} */
+
 {#-
-  One row per node of fct_lineage_edges with an integer node_key numbered in time order (first observed_at, then
-  id), and for run nodes the label the Lineage page draws (name, pipeline or task, status). Keys in time order
-  keep a commit's runs, task runs and artifacts close together in the key-sorted tables, so a walk from one node
-  reads a few row groups instead of every edge (see fct_lineage_graph).
+  One row per node of fct_lineage_edges with an integer node_key in time order (macros/lineage.sql: the second of
+  its first observed_at, then its id), and for run nodes the label the Lineage page draws (name, pipeline or
+  task, status). Keys in time order keep a commit's runs, task runs and artifacts close together in the key-sorted
+  tables, so a walk from one node reads a few row groups instead of every edge (see fct_lineage_graph).
+  Incremental builds replace the nodes of the seconds int_lineage__node_changes names.
 -#}
+{%- if incremental_runs_mode() == 'keys' %}
+select node_key, node_kind, node_id, first_at, run_name, run_pipeline, run_status
+from {{ ref('int_lineage__node_changes') }}
+where node_key is not null
+order by node_key
+{%- else %}
 with edges as (
     select source_kind, source_id, target_kind, target_id, observed_at from {{ ref('fct_lineage_edges') }}
 ),
@@ -21,15 +38,11 @@ nodes as (
 ),
 
 run_labels as (
-    select pipeline_run_uid as node_id, pipeline_run_name as run_name, pipeline_name as run_pipeline, status
-    from {{ ref('fct_pipeline_runs') }}
-    union all
-    select task_run_uid, task_run_name, coalesce(pipeline_task, task_name), status
-    from {{ ref('fct_task_runs') }}
+    {{ lineage_run_labels() }}
 )
 
 select
-    row_number() over (order by nodes.first_at nulls last, nodes.node_id) as node_key,
+    {{ lineage_node_key(lineage_bucket('nodes.first_at'), 'nodes.node_id') }} as node_key,
     nodes.node_kind,
     nodes.node_id,
     nodes.first_at,
@@ -41,3 +54,4 @@ from nodes
 -- Run uids never equal a commit, event or digest id, so only run nodes find a label.
 left join run_labels on run_labels.node_id = nodes.node_id
 order by node_key
+{%- endif %}

@@ -1,0 +1,179 @@
+{{ config(materialized='table', tags=['incremental_runs']) }}
+/* depends_on: {{ ref('int_build__affected_runs') }}, {{ ref('fct_lineage_edges') }}, {{ ref('fct_pipeline_runs') }}, {{ ref('fct_task_runs') }} */
+
+{#-
+  What an incremental build changes in the lineage read models (macros/lineage.sql): every node of every second
+  (node_key bucket) that holds a touched node, as it is now, with its key before (old_node_key) and after
+  (node_key; null for a node that no longer has an edge). Empty outside an incremental build.
+
+  A node's kind, first_at and existence depend only on its edges, and its label only on its run. The touched
+  nodes are therefore the ends of the edges that differ between fct_lineage_edges and the old fct_lineage_graph
+  among the edges that may have changed (those of the affected runs, and every consumed_by edge, which
+  fct_lineage_edges rebuilds whole), plus the affected runs themselves (their labels). Other nodes of their seconds
+  keep kind, first_at and label, but may change rank. Reads the read models as the previous build left them: this
+  model runs before them.
+-#}
+{%- set watermark = build_watermark() if not flags.FULL_REFRESH else '' %}
+{%- set old_nodes = existing_relation('marts', 'fct_lineage_nodes') %}
+{%- set old_graph = existing_relation('marts', 'fct_lineage_graph') %}
+{%- if watermark == '' %}
+select
+    null::bigint as old_node_key,
+    null::bigint as node_key,
+    null::varchar as node_kind,
+    null::varchar as node_id,
+    null::timestamptz as first_at,
+    null::varchar as run_name,
+    null::varchar as run_pipeline,
+    null::varchar as run_status
+where false
+{%- else %}
+{%- if execute and (old_nodes is none or old_graph is none) %}
+    {{ exceptions.raise_compiler_error(
+        "marts.fct_lineage_nodes or marts.fct_lineage_graph is missing; run 'tekton-warehouse build --full-refresh'"
+    ) }}
+{%- endif %}
+with edges as (
+    select cluster, source_kind, source_id, target_kind, target_id, relation, observed_at
+    from {{ ref('fct_lineage_edges') }}
+),
+
+affected as (
+    select cluster, run_uid from {{ ref('int_build__affected_runs') }}
+),
+
+old_nodes as (
+    select node_key, node_kind, node_id, first_at, run_name, run_pipeline, run_status from {{ old_nodes }}
+),
+
+old_affected_keys as (
+    select node_key from old_nodes where node_id in (select run_uid from affected)
+),
+
+{#- The same selection on both sides (the owner run of an edge is its producer for `produces`, else its target),
+    by uid only on the old side: a wider selection only touches more nodes, never fewer. -#}
+old_edges as (
+    select
+        g.cluster,
+        s.node_kind as source_kind,
+        s.node_id as source_id,
+        t.node_kind as target_kind,
+        t.node_id as target_id,
+        g.relation,
+        g.observed_at
+    from {{ old_graph }} as g
+    inner join old_nodes as s on s.node_key = g.source_key
+    inner join old_nodes as t on t.node_key = g.target_key
+    where g.relation = 'consumed_by'
+        or (g.relation = 'produces' and g.source_key in (select node_key from old_affected_keys))
+        or (g.relation <> 'produces' and g.target_key in (select node_key from old_affected_keys))
+),
+
+new_edges as (
+    select * from edges
+    where relation = 'consumed_by'
+        or {{ in_affected_keys('cluster', "case when relation = 'produces' then source_id else target_id end", 'runs') }}
+),
+
+changed_edges as (
+    (select * from old_edges except select * from new_edges)
+    union all
+    (select * from new_edges except select * from old_edges)
+),
+
+touched as (
+    select source_id as node_id from changed_edges
+    union
+    select target_id from changed_edges
+    union
+    select run_uid from affected
+),
+
+ends as (
+    select source_id as node_id, source_kind as node_kind, observed_at
+    from edges where source_id in (select node_id from touched)
+    union all
+    select target_id, target_kind, observed_at
+    from edges where target_id in (select node_id from touched)
+),
+
+touched_now as (
+    select node_id, min(node_kind) as node_kind, min(observed_at) as first_at
+    from ends
+    group by node_id
+),
+
+touched_before as (
+    select node_key as old_node_key, node_id
+    from old_nodes
+    where node_id in (select node_id from touched)
+),
+
+buckets as (
+    select {{ lineage_bucket('first_at') }} as bucket from touched_now
+    union
+    select {{ lineage_key_bucket('old_node_key') }} from touched_before
+),
+
+run_labels as (
+    {{ lineage_run_labels('select node_id from touched_now') }}
+),
+
+recomputed as (
+    select
+        touched_before.old_node_key,
+        touched_now.node_kind,
+        touched_now.node_id,
+        touched_now.first_at,
+        run_labels.run_name,
+        run_labels.run_pipeline,
+        run_labels.status as run_status
+    from touched_now
+    left join touched_before on touched_before.node_id = touched_now.node_id
+    left join run_labels on run_labels.node_id = touched_now.node_id
+),
+
+untouched_neighbours as (
+    select old_nodes.node_key as old_node_key, old_nodes.* exclude (node_key)
+    from old_nodes
+    anti join touched on touched.node_id = old_nodes.node_id
+    where {{ lineage_key_bucket('old_nodes.node_key') }} in (select bucket from buckets)
+),
+
+members as (
+    select * from recomputed
+    union all
+    select * from untouched_neighbours
+),
+
+numbered as (
+    select
+        old_node_key,
+        {{ lineage_node_key(lineage_bucket('first_at'), 'node_id') }} as node_key,
+        node_kind,
+        node_id,
+        first_at,
+        run_name,
+        run_pipeline,
+        run_status
+    from members
+),
+
+vanished as (
+    select
+        touched_before.old_node_key,
+        null::bigint as node_key,
+        null::varchar as node_kind,
+        touched_before.node_id,
+        null::timestamptz as first_at,
+        null::varchar as run_name,
+        null::varchar as run_pipeline,
+        null::varchar as run_status
+    from touched_before
+    anti join touched_now on touched_now.node_id = touched_before.node_id
+)
+
+select * from numbered
+union all
+select * from vanished
+{%- endif %}
