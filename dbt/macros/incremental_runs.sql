@@ -111,7 +111,9 @@
   - `uid_column`: the run uid of a row: a column, or an SQL expression over the row's (unqualified) columns;
   - `affected`: the affected set it is keyed on (`affected_keys`);
   - `replace_always` (optional): an SQL predicate for rows the model rebuilds in every build (rows that depend on
-    more than their run, e.g. consumed_by edges on the set of all produced digests).
+    more than their run, e.g. consumed_by edges on the set of all produced digests);
+  - `run_columns` (optional, default `['cluster', <uid_column>]`): columns whose values determine a row's run
+    (and its `replace_always` predicate). A key test whose columns include them all is scoped (`keyed_test_scope`).
   The mark that says the model was keyed goes into its own file's `intermediate.build_keyed_models` (the marts have
   a file of their own, and a DuckDB transaction writes to one file only).
 -#}
@@ -168,9 +170,10 @@
 
 {#-
   `where <scope>` for a uniqueness test of a tagged model, or nothing (the whole table is tested). Inside a
-  `dbt build` that built the model in 'keys' mode, only the affected keys' rows are tested, which is provably the
-  same check: the key columns include the run key (cluster, uid column), so two rows that collide share their run
-  and are both in scope or both out of it; rows out of scope are exactly as the previous build left them, and that
+  `dbt build` that built the model in 'keys' mode, only the affected keys' rows (and the rows it rebuilds always)
+  are tested, which is provably the same check: the key columns include the run key (cluster, uid column, or the
+  meta's `run_columns`), so two rows that collide share their run and their `replace_always` verdict and are both
+  in scope or both out of it; rows out of scope are exactly as the previous build left them, and that
   build passed all its tests (the watermark this build keys on is set only by a build whose every model and test
   passed, `record_build_watermark`). A model built whole ('all' / 'full' mode, no mark) is tested whole. The
   lineage read models (meta `incremental_lineage`) are keyed by second, not by run: their scope is the changed
@@ -185,10 +188,11 @@
     {%- if meta.get('incremental_lineage') -%}
         {#- The lineage read models (macros/lineage.sql): their rows of the changed nodes. -#}
         {%- set scope = lineage_changed_rows(meta['incremental_lineage']) -%}
-    {%- elif not key or key.get('replace_always') or 'cluster' not in columns or key['uid_column'] not in columns -%}
+    {%- elif not key or (key.get('run_columns') or ['cluster', key['uid_column']]) | reject('in', columns) | list -%}
         {{ return('') }}
     {%- else -%}
         {%- set scope = in_affected_keys('cluster', key['uid_column'], key['affected'], direct=true) -%}
+        {%- if key.get('replace_always') -%}{%- set scope = scope ~ ' or (' ~ key['replace_always'] ~ ')' -%}{%- endif -%}
     {%- endif %}
     where not exists (
         select 1 from {{ keyed_models_relation(model.database) }}

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 RUN_VALUES = Path("models/marts/core/fct_run_values.sql")
 RUN_VALUES_YAML = Path("models/marts/core/_core__run_values.yml")
-LINEAGE_NODES = Path("models/marts/supply_chain/fct_lineage_nodes.sql")
+LINEAGE_MODELS = Path("models/marts/supply_chain")
 
 
 def _late_run() -> dict[str, Any]:
@@ -105,47 +105,56 @@ def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clea
     assert _watermark(paths)[0] is not None
 
 
-def test_scoped_lineage_key_test_fails_on_a_duplicate_node_and_clears_the_watermark(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The lineage read models are keyed by the second of their nodes (macros/lineage.sql): in an incremental
-    build their key tests read only the changed nodes' rows, and still catch a duplicate among them."""
-    project, paths = _built_copy(tmp_path, monkeypatch)
-    assert "int_lineage__node_changes" not in _compiled_test_sql(
-        paths, "unique_columns_fct_lineage_nodes_node_id"
-    )
+LINEAGE_BREAKS = {
+    # In an incremental build, every changed lineage node comes out twice.
+    "fct_lineage_nodes": (
+        "from {{ ref('int_lineage__node_changes') }}\nwhere node_key is not null",
+        "from (select * from {{ ref('int_lineage__node_changes') }} union all "
+        "select * from {{ ref('int_lineage__node_changes') }}) as doubled\nwhere node_key is not null",
+        "int_lineage__node_changes",
+    ),
+    # The affected runs' commit edges come out twice; consumed_by edges, rebuilt always, are in scope too.
+    "fct_lineage_edges": (
+        "select * from commit_triggers\n",
+        "select * from commit_triggers\nunion all\nselect * from commit_triggers\n",
+        "consumed_by",
+    ),
+}
 
-    # A broken model: in an incremental build every changed node comes out twice.
-    model = project / LINEAGE_NODES
-    original = model.read_text()
-    changes = "from {{ ref('int_lineage__node_changes') }}\nwhere node_key is not null"
-    assert original.count(changes) == 1
-    model.write_text(
-        original.replace(
-            changes,
-            "from (select * from {{ ref('int_lineage__node_changes') }} union all "
-            "select * from {{ ref('int_lineage__node_changes') }}) as doubled\nwhere node_key is not null",
-        )
+
+@pytest.mark.parametrize("mart", sorted(LINEAGE_BREAKS))
+def test_scoped_lineage_key_test_fails_on_a_duplicate_and_clears_the_watermark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mart: str
+) -> None:
+    """The lineage read models are keyed by the second of their nodes (macros/lineage.sql), fct_lineage_edges by
+    each edge's run plus its consumed_by edges: in an incremental build their key tests read only those rows, and
+    still catch a duplicate among them."""
+    project, paths = _built_copy(tmp_path, monkeypatch)
+    pattern, broken, scope_marker = LINEAGE_BREAKS[mart]
+    # dbt shortens long test names: fct_lineage_edges' key test file is unique_columns_fct_lineage_edg_<hash>.
+    test_prefix = (
+        "unique_columns_fct_lineage_nodes_node_id"
+        if mart == "fct_lineage_nodes"
+        else "unique_columns_fct_lineage_edg_"
     )
+    assert "build_keyed_models" not in _compiled_test_sql(paths, test_prefix)
+
+    model = project / LINEAGE_MODELS / f"{mart}.sql"
+    original = model.read_text()
+    assert original.count(pattern) == 1
+    model.write_text(original.replace(pattern, broken))
     make_raw_warehouse(paths.warehouse_db, [_late_run()])
     with pytest.raises(BuildError) as failure:
         run_build(paths)
-    assert "unique_columns_fct_lineage_nodes" in str(failure.value)
-    scoped = _compiled_test_sql(paths, "unique_columns_fct_lineage_nodes_node_id")
-    assert "build_keyed_models" in scoped and "int_lineage__node_changes" in scoped
+    assert f"unique_columns_{mart}" in str(failure.value)
+    scoped = _compiled_test_sql(paths, test_prefix)
+    assert "build_keyed_models" in scoped and scope_marker in scoped
     assert _watermark(paths) == (None, False)
 
-    # Fixed model: the next build rebuilds the read models whole and tests the whole tables again.
+    # Fixed model: the next build rebuilds everything in place and tests the whole tables again.
     model.write_text(original)
     run_build(paths)
-    assert "int_lineage__node_changes" not in _compiled_test_sql(
-        paths, "unique_columns_fct_lineage_nodes_node_id"
-    )
-    duplicates = query(
-        paths.warehouse_db,
-        "select count(*) from (select node_id from marts_db.marts.fct_lineage_nodes group by all having count(*) > 1)",
-    )
-    assert duplicates == [(0,)]
+    assert "build_keyed_models" not in _compiled_test_sql(paths, test_prefix)
     assert _watermark(paths)[0] is not None
 
 

@@ -6,6 +6,7 @@
             'uid_column': "case when relation = 'produces' then source_id else target_id end",
             'affected': 'runs',
             'replace_always': "relation = 'consumed_by'",
+            'run_columns': ['cluster', 'source_id', 'target_id', 'relation'],
         }},
     )
 }}
