@@ -9,8 +9,12 @@
   (clamped), 2^32 - 1 for nodes without first_at; the largest key is 2^63 - 1.
 -#}
 
+{#- A case, not coalesce: DuckDB's greatest() and least() skip nulls, so they would put a null first_at at 0. -#}
 {% macro lineage_bucket(first_at) -%}
-    coalesce(least(greatest(epoch_us({{ first_at }}) // 1000000, 0), 4294967294), 4294967295)
+    case
+        when {{ first_at }} is null then 4294967295
+        else least(greatest(epoch_us({{ first_at }}) // 1000000, 0), 4294967294)
+    end
 {%- endmacro %}
 
 {% macro lineage_node_key(bucket, node_id) -%}
