@@ -39,7 +39,7 @@ def _tables(db: Path, schemas: tuple[str, ...]) -> list[str]:
         db,
         f"select schema_name || '.' || table_name from duckdb_tables() where schema_name in ({listed}) "
         "and table_name not in ('build_watermark', 'build_keyed_models', 'int_build__affected_runs', "
-        "'int_lineage__node_changes', "
+        "'int_lineage__node_changes', 'int_supply_chain__changed_digests', "
         "'int_run_comparisons__affected') "
         "order by 1",
     )

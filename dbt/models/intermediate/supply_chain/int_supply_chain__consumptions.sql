@@ -1,61 +1,40 @@
+{{
+    config(
+        materialized='incremental',
+        tags=['incremental_runs'],
+        meta={'incremental_runs': {
+            'uid_column': 'consumer_run_uid',
+            'affected': 'runs',
+            'replace_always': 'artifact_digest in (select artifact_digest from '
+                ~ 'intermediate.int_supply_chain__changed_digests)',
+            'run_columns': ['artifact_digest', 'cluster', 'consumer_run_uid'],
+        }},
+    )
+}}
+/* depends_on: {{ ref('int_build__affected_runs') }}, {{ ref('int_supply_chain__changed_digests') }} */
+
 {#-
   One row per (artifact digest, consuming run): a PipelineRun or standalone TaskRun any of whose param values
   contains the digest's `alg:hex` text, or whose `*ARTIFACT_INPUTS` results (its own or, for a PipelineRun, its
-  TaskRuns') name it. Digest-like tokens are pulled out of the values first and equi-joined on their hex part;
-  "contains" then only needs the token's algorithm to end with the digest's (`img-sha256:..` contains
-  `sha256:..`). A run never consumes a digest it produced itself (a build's own scan step is not downstream).
+  TaskRuns') name it (int_supply_chain__consumer_tokens). Tokens are equi-joined on their hex part; "contains"
+  then only needs the token's algorithm to end with the digest's (`img-sha256:..` contains `sha256:..`). A run
+  never consumes a digest it produced itself (a build's own scan step is not downstream).
+  Incremental builds recompute the affected consumers' rows, and every run's rows of the digests whose producers
+  changed (int_supply_chain__changed_digests): a row depends only on its consumer and on whether its digest is
+  produced.
 -#}
+{%- set keyed = incremental_runs_mode() == 'keys' %}
+{%- set changed_digests = ref('int_supply_chain__changed_digests') %}
 with runs as (
     select * from {{ ref('int_supply_chain__runs') }}
 ),
 
-task_parents as (
-    select cluster, task_run_uid, pipeline_run_uid
-    from {{ ref('fct_task_runs') }}
-    where pipeline_run_uid is not null
-),
-
-param_tokens as (
-    select cluster, run_uid, run_kind, 'param' as via, unnest({{ digest_tokens('value_text') }}) as token
-    from {{ ref('stg_tekton__run_params') }}
-    where value_text like '%:%'
-),
-
-input_tokens as (
-    select cluster, run_uid, run_kind, 'artifact_inputs' as via, unnest({{ digest_tokens('value_text') }}) as token
-    from {{ ref('stg_tekton__run_results') }}
-    where right(name, 15) = 'ARTIFACT_INPUTS'
-),
-
-{#- Params count on the run that holds them; ARTIFACT_INPUTS of a child TaskRun count for its PipelineRun. -#}
-tokens as (
-    select cluster, run_uid, run_kind, via, token from param_tokens
-    union all
-    select
-        input_tokens.cluster,
-        coalesce(task_parents.pipeline_run_uid, input_tokens.run_uid) as run_uid,
-        case when task_parents.pipeline_run_uid is null then input_tokens.run_kind else 'PipelineRun' end,
-        input_tokens.via,
-        input_tokens.token
-    from input_tokens
-    left join task_parents
-        on task_parents.cluster = input_tokens.cluster
-        and task_parents.task_run_uid = input_tokens.run_uid
-),
-
 consumer_tokens as (
-    select distinct
-        tokens.cluster,
-        tokens.run_uid,
-        tokens.run_kind,
-        tokens.via,
-        split_part(tokens.token, ':', 1) as token_algorithm,
-        split_part(tokens.token, ':', 2) as token_hex
-    from tokens
-    inner join runs
-        on runs.cluster = tokens.cluster
-        and runs.run_uid = tokens.run_uid
-        and runs.run_kind = tokens.run_kind
+    select * from {{ ref('int_supply_chain__consumer_tokens') }}
+    {%- if keyed %}
+    where {{ in_affected_keys('cluster', 'run_uid', 'runs') }}
+        or token_hex in (select {{ digest_hex('artifact_digest') }} from {{ changed_digests }})
+    {%- endif %}
 ),
 
 digests as (
@@ -81,6 +60,11 @@ matches as (
     inner join digests
         on digests.digest_hex = consumer_tokens.token_hex
     where right(consumer_tokens.token_algorithm, length(digests.digest_algorithm)) = digests.digest_algorithm
+    {%- if keyed %}
+        {#- Exactly the rows the pre-hook deleted: an unaffected run's token may also match an unchanged digest. #}
+        and ({{ in_affected_keys('consumer_tokens.cluster', 'consumer_tokens.run_uid', 'runs') }}
+            or digests.artifact_digest in (select artifact_digest from {{ changed_digests }}))
+    {%- endif %}
 )
 
 select
