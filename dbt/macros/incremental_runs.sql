@@ -114,22 +114,30 @@
     more than their run, e.g. consumed_by edges on the set of all produced digests);
   - `run_columns` (optional, default `['cluster', <uid_column>]`): columns whose values determine a row's run
     (and its `replace_always` predicate). A key test whose columns include them all is scoped (`keyed_test_scope`).
+  The lineage read models, keyed by second instead (meta `incremental_lineage`: 'node' or 'edge'), lose the rows
+  of the nodes int_lineage__node_changes lists (`lineage_replaced_rows` in macros/lineage.sql).
   The mark that says the model was keyed goes into its own file's `intermediate.build_keyed_models` (the marts have
   a file of their own, and a DuckDB transaction writes to one file only).
 -#}
 {% macro delete_affected_rows() -%}
-    {%- set key = (model.config.get('meta') or {}).get('incremental_runs') -%}
-    {%- if key and model.config.get('materialized') == 'incremental' -%}
-        {%- set mode = incremental_runs_mode() -%}
-        {%- if mode == 'keys' -%}
-            delete from {{ this }}
-            where {{ key.get('replace_always') or 'false' }}
-                or {{ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected']) }};
-            {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
-            insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
-        {%- elif mode == 'all' -%}
-            delete from {{ this }}
-        {%- endif -%}
+    {%- set meta = model.config.get('meta') or {} -%}
+    {%- set key = meta.get('incremental_runs') -%}
+    {%- if model.config.get('materialized') != 'incremental' -%}{{ return('') }}{%- endif -%}
+    {%- if key -%}
+        {%- set replaced = (key.get('replace_always') or 'false') ~ ' or '
+            ~ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected']) -%}
+    {%- elif meta.get('incremental_lineage') -%}
+        {%- set replaced = lineage_replaced_rows(meta['incremental_lineage']) -%}
+    {%- else -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set mode = incremental_runs_mode() -%}
+    {%- if mode == 'keys' -%}
+        delete from {{ this }} where {{ replaced }};
+        {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
+        insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
+    {%- elif mode == 'all' -%}
+        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -43,17 +43,18 @@
 {%- endmacro %}
 
 {#-
-  Pre-hook of the three read models: in 'keys' mode the rows `condition` names (those of nodes in the touched
-  seconds) go, and the model is marked as keyed in this build (its key tests then read only the rows it appends,
-  keyed_test_scope); in 'all' mode every row goes. The model's select then appends their replacements.
+  The rows of a read model (meta `incremental_lineage`) that a keyed build replaces, as they stood before it: 'node'
+  rows of the changed nodes by node_id, 'edge' rows with an end among their old keys. The project-wide pre-hook
+  (`delete_affected_rows`) deletes them; the model's select then appends their replacements.
 -#}
-{% macro delete_lineage_rows(condition) -%}
-    {%- set mode = incremental_runs_mode() -%}
-    {%- if mode == 'keys' -%}
-        delete from {{ this }} where {{ condition }};
-        insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
-    {%- elif mode == 'all' -%}
-        delete from {{ this }}
+{% macro lineage_replaced_rows(kind) -%}
+    {%- set changes = lineage_changes_relation() -%}
+    {%- if kind == 'node' -%}
+        node_id in (select node_id from {{ changes }})
+    {%- elif kind == 'edge' -%}
+        (source_key in (select old_node_key from {{ changes }}) or target_key in (select old_node_key from {{ changes }}))
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("incremental_lineage: unknown kind '" ~ kind ~ "'") }}
     {%- endif -%}
 {%- endmacro %}
 

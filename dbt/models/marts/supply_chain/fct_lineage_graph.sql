@@ -3,9 +3,6 @@
         materialized='incremental',
         tags=['incremental_runs'],
         meta={'incremental_lineage': 'edge'},
-        pre_hook="{{ delete_lineage_rows(
-            'source_key in (select old_node_key from ' ~ lineage_changes_relation() ~ ')'
-            ~ ' or target_key in (select old_node_key from ' ~ lineage_changes_relation() ~ ')') }}",
     )
 }}
 /* depends_on: {{ ref('int_lineage__node_changes') }} */

@@ -3,7 +3,6 @@
         materialized='incremental',
         tags=['incremental_runs'],
         meta={'incremental_lineage': 'node'},
-        pre_hook="{{ delete_lineage_rows('node_id in (select node_id from ' ~ lineage_changes_relation() ~ ')') }}",
     )
 }}
 /* depends_on: {{ ref('int_lineage__node_changes') }} */
