@@ -61,13 +61,17 @@ def _built_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, 
     return project, paths
 
 
+def _break_model(model: Path, pattern: str, broken: str) -> str:
+    """Replace the one occurrence of `pattern` in the copy's model with `broken`; returns the original model."""
+    original = model.read_text()
+    assert original.count(pattern) == 1
+    model.write_text(original.replace(pattern, broken))
+    return original
+
+
 def _break_run_values(project: Path, broken_source: str) -> str:
     """Have the copy's fct_run_values read `broken_source` instead of `run_values`; returns the original model."""
-    model = project / RUN_VALUES
-    original = model.read_text()
-    assert original.count("from run_values\n") == 1
-    model.write_text(original.replace("from run_values\n", f"from {broken_source}\n"))
-    return original
+    return _break_model(project / RUN_VALUES, "from run_values\n", f"from {broken_source}\n")
 
 
 def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clears_the_watermark(
@@ -140,9 +144,7 @@ def test_scoped_lineage_key_test_fails_on_a_duplicate_and_clears_the_watermark(
     assert "build_keyed_models" not in _compiled_test_sql(paths, test_prefix)
 
     model = project / LINEAGE_MODELS / f"{mart}.sql"
-    original = model.read_text()
-    assert original.count(pattern) == 1
-    model.write_text(original.replace(pattern, broken))
+    original = _break_model(model, pattern, broken)
     make_raw_warehouse(paths.warehouse_db, [_late_run()])
     with pytest.raises(BuildError) as failure:
         run_build(paths)
