@@ -116,6 +116,9 @@
     (and its `replace_always` predicate). A key test whose columns include them all is scoped (`keyed_test_scope`).
   The lineage read models, keyed by second instead (meta `incremental_lineage`: 'node' or 'edge'), lose the rows
   of the nodes int_lineage__node_changes lists (`lineage_replaced_rows` in macros/lineage.sql).
+  The staging models (meta `incremental_raw`) replace their rows themselves in 'keys' mode (delete+insert on their
+  unique_key, of the runs whose raw object is new since their newest ingested_at): they only get the mark. In
+  'all' mode they lose all their rows and read all of raw (`new_raw_rows_filter`).
   The mark that says the model was keyed goes into its own file's `intermediate.build_keyed_models` (the marts have
   a file of their own, and a DuckDB transaction writes to one file only).
 -#}
@@ -128,12 +131,16 @@
             ~ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected']) -%}
     {%- elif meta.get('incremental_lineage') -%}
         {%- set replaced = lineage_replaced_rows(meta['incremental_lineage']) -%}
+    {%- elif meta.get('incremental_raw') -%}
+        {%- set replaced = '' -%}
     {%- else -%}
         {{ return('') }}
     {%- endif -%}
     {%- set mode = incremental_runs_mode() -%}
     {%- if mode == 'keys' -%}
+        {%- if replaced %}
         delete from {{ this }} where {{ replaced }};
+        {%- endif %}
         {#- In the model's transaction: the mark exists only if the model's new rows were committed. #}
         insert into {{ keyed_models_relation(this.database) }} values ('{{ invocation_id }}', '{{ this.identifier }}')
     {%- elif mode == 'all' -%}
@@ -186,6 +193,10 @@
   passed, `record_build_watermark`). A model built whole ('all' / 'full' mode, no mark) is tested whole. The
   lineage read models (meta `incremental_lineage`) are keyed by second, not by run: their scope is the changed
   nodes' rows (`lineage_changed_rows` in macros/lineage.sql says why).
+  The staging models (meta `incremental_raw`) rewrite all rows of a unique_key together, from one raw object: a
+  key test whose columns include the unique_key reads the rows whose `ingested_at` is not older than the
+  watermark. The raw objects ingested since then are newer, so every row this build (or a build killed since the
+  last finished one) wrote is in scope; the older rows are exactly as the last finished build tested them.
 -#}
 {% macro keyed_test_scope(model, columns) -%}
     {%- if not execute or flags.FULL_REFRESH or flags.WHICH != 'build' -%}{{ return('') }}{%- endif -%}
@@ -196,6 +207,9 @@
     {%- if meta.get('incremental_lineage') -%}
         {#- The lineage read models (macros/lineage.sql): their rows of the changed nodes. -#}
         {%- set scope = lineage_changed_rows(meta['incremental_lineage']) -%}
+    {%- elif meta.get('incremental_raw') -%}
+        {%- if node.config.unique_key | reject('in', columns) | list -%}{{ return('') }}{%- endif -%}
+        {%- set scope = "ingested_at >= '" ~ build_watermark() ~ "'::timestamptz" -%}
     {%- elif not key or (key.get('run_columns') or ['cluster', key['uid_column']]) | reject('in', columns) | list -%}
         {{ return('') }}
     {%- else -%}

@@ -173,11 +173,14 @@
   boundary is harmless with delete+insert, missing a row is not).
 -#}
 {#-
+  The raw rows a staging model reads: those at or after the newest `ingested_at` it holds. All of them when the last
+  build did not finish ('all' mode, macros/incremental_runs.sql): the pre-hook emptied the table, so the rows a
+  failed build wrote are recomputed like every other model's.
   The bound is looked up first and inlined as a constant: DuckDB skips row groups on a constant filter (zone maps),
   but evaluates a scalar subquery as a join after reading every object's JSON (9 s instead of 0.1 s at 1M objects).
 -#}
 {% macro new_raw_rows_filter(ingested_at='ingested_at') -%}
-    {%- if is_incremental() and execute %}
+    {%- if execute and incremental_runs_mode() == 'keys' %}
     {%- set newest = run_query("select coalesce(max(ingested_at), '-infinity'::timestamptz)::varchar from " ~ this).columns[0].values()[0] %}
     and {{ ingested_at }} >= '{{ newest }}'::timestamptz
     {%- endif %}

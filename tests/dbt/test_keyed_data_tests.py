@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 RUN_VALUES = Path("models/marts/core/fct_run_values.sql")
 RUN_VALUES_YAML = Path("models/marts/core/_core__run_values.yml")
 LINEAGE_MODELS = Path("models/marts/supply_chain")
+STAGING_MODELS = Path("models/staging/tekton")
 
 
 def _late_run() -> dict[str, Any]:
@@ -109,46 +110,55 @@ def test_scoped_uniqueness_test_fails_on_a_duplicate_of_an_affected_run_and_clea
     assert _watermark(paths)[0] is not None
 
 
-LINEAGE_BREAKS = {
+# model -> (its file in the project, the pattern to break, the broken text, its key test's file prefix, a text of the
+# scope). dbt shortens long test names: fct_lineage_edges' key test file is unique_columns_fct_lineage_edg_<hash>.
+SCOPED_BREAKS = {
     # In an incremental build, every changed lineage node comes out twice.
     "fct_lineage_nodes": (
+        LINEAGE_MODELS / "fct_lineage_nodes.sql",
         "from {{ ref('int_lineage__node_changes') }}\nwhere node_key is not null",
         "from (select * from {{ ref('int_lineage__node_changes') }} union all "
         "select * from {{ ref('int_lineage__node_changes') }}) as doubled\nwhere node_key is not null",
+        "unique_columns_fct_lineage_nodes_node_id",
         "int_lineage__node_changes",
     ),
     # The affected runs' commit edges come out twice; consumed_by edges, rebuilt always, are in scope too.
     "fct_lineage_edges": (
+        LINEAGE_MODELS / "fct_lineage_edges.sql",
         "select * from commit_triggers\n",
         "select * from commit_triggers\nunion all\nselect * from commit_triggers\n",
+        "unique_columns_fct_lineage_edg_",
         "consumed_by",
+    ),
+    # A staging model: the PipelineRuns whose raw object is new come out twice (the late run).
+    "stg_tekton__pipeline_runs": (
+        STAGING_MODELS / "stg_tekton__pipeline_runs.sql",
+        "from resolved\n",
+        "from (select * from resolved union all select * from resolved) as doubled\n",
+        "unique_columns_stg_tekton__pip",
+        "ingested_at >=",
     ),
 }
 
 
-@pytest.mark.parametrize("mart", sorted(LINEAGE_BREAKS))
-def test_scoped_lineage_key_test_fails_on_a_duplicate_and_clears_the_watermark(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mart: str
+@pytest.mark.parametrize("model_name", sorted(SCOPED_BREAKS))
+def test_scoped_key_test_of_a_model_keyed_otherwise_fails_on_a_duplicate_and_clears_the_watermark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_name: str
 ) -> None:
-    """The lineage read models are keyed by the second of their nodes (macros/lineage.sql), fct_lineage_edges by
-    each edge's run plus its consumed_by edges: in an incremental build their key tests read only those rows, and
+    """Models keyed on something else than the affected runs: the lineage read models by the second of their nodes
+    (macros/lineage.sql), fct_lineage_edges by each edge's run plus its consumed_by edges, the staging models by
+    the raw objects ingested since the watermark. In an incremental build their key tests read only those rows, and
     still catch a duplicate among them."""
     project, paths = _built_copy(tmp_path, monkeypatch)
-    pattern, broken, scope_marker = LINEAGE_BREAKS[mart]
-    # dbt shortens long test names: fct_lineage_edges' key test file is unique_columns_fct_lineage_edg_<hash>.
-    test_prefix = (
-        "unique_columns_fct_lineage_nodes_node_id"
-        if mart == "fct_lineage_nodes"
-        else "unique_columns_fct_lineage_edg_"
-    )
+    model_file, pattern, broken, test_prefix, scope_marker = SCOPED_BREAKS[model_name]
     assert "build_keyed_models" not in _compiled_test_sql(paths, test_prefix)
 
-    model = project / LINEAGE_MODELS / f"{mart}.sql"
+    model = project / model_file
     original = _break_model(model, pattern, broken)
     make_raw_warehouse(paths.warehouse_db, [_late_run()])
     with pytest.raises(BuildError) as failure:
         run_build(paths)
-    assert f"unique_columns_{mart}" in str(failure.value)
+    assert f"unique_columns_{model_name}" in str(failure.value)
     scoped = _compiled_test_sql(paths, test_prefix)
     assert "build_keyed_models" in scoped and scope_marker in scoped
     assert _watermark(paths) == (None, False)
