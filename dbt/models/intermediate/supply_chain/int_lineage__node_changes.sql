@@ -1,5 +1,5 @@
 {{ config(materialized='table', tags=['incremental_runs']) }}
-/* depends_on: {{ ref('int_build__affected_runs') }}, {{ ref('fct_lineage_edges') }}, {{ ref('fct_pipeline_runs') }}, {{ ref('fct_task_runs') }} */
+/* depends_on: {{ ref('int_build__affected_runs') }}, {{ ref('int_supply_chain__changed_digests') }}, {{ ref('fct_lineage_edges') }}, {{ ref('fct_pipeline_runs') }}, {{ ref('fct_task_runs') }} */
 
 {#-
   What an incremental build changes in the lineage read models (macros/lineage.sql): every node of every second
@@ -8,8 +8,9 @@
 
   A node's kind, first_at and existence depend only on its edges, and its label only on its run. The touched
   nodes are therefore the ends of the edges that differ between fct_lineage_edges and the old fct_lineage_graph
-  among the edges that may have changed (those of the affected runs, and every consumed_by edge, which
-  fct_lineage_edges rebuilds whole), plus the affected runs themselves (their labels). Other nodes of their seconds
+  among the edges that may have changed (those of the affected runs, and the consumed_by edges of the digests in
+  int_supply_chain__changed_digests, which fct_lineage_edges also recomputes), plus the affected runs themselves
+  (their labels). Other nodes of their seconds
   keep kind, first_at and label, but may change rank. Reads the read models as the previous build left them: this
   model runs before them.
 -#}
@@ -40,17 +41,25 @@ with affected as (
     select cluster, run_uid from {{ ref('int_build__affected_runs') }}
 ),
 
+changed_digests as (
+    select artifact_digest from {{ ref('int_supply_chain__changed_digests') }}
+),
+
 old_affected_keys as (
     select node_key from {{ old_nodes }} where node_id in (select run_uid from affected)
 ),
 
+old_changed_digest_keys as (
+    select node_key from {{ old_nodes }} where node_id in (select artifact_digest from changed_digests)
+),
+
 {#- The same selection on both sides (the owner run of an edge is its producer for `produces`, else its target),
     by uid only on the old side: a wider selection only touches more nodes, never fewer. Filtered before the ids
-    are looked up: a tenth of the graph, not all of it. -#}
+    are looked up. -#}
 old_candidates as materialized (
     select cluster, source_key, target_key, relation, observed_at
     from {{ old_graph }}
-    where relation = 'consumed_by'
+    where (relation = 'consumed_by' and source_key in (select node_key from old_changed_digest_keys))
         or (relation = 'produces' and source_key in (select node_key from old_affected_keys))
         or (relation <> 'produces' and target_key in (select node_key from old_affected_keys))
 ),
@@ -78,7 +87,7 @@ old_edges as (
 new_edges as (
     select cluster, source_kind, source_id, target_kind, target_id, relation, observed_at
     from {{ edges }}
-    where relation = 'consumed_by'
+    where (relation = 'consumed_by' and source_id in (select artifact_digest from changed_digests))
         or {{ in_affected_keys('cluster', "case when relation = 'produces' then source_id else target_id end", 'runs') }}
 ),
 

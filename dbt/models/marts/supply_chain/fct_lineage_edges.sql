@@ -5,12 +5,14 @@
         meta={'incremental_runs': {
             'uid_column': "case when relation = 'produces' then source_id else target_id end",
             'affected': 'runs',
-            'replace_always': "relation = 'consumed_by'",
+            'replace_always': "relation = 'consumed_by' and source_id in (select artifact_digest from "
+                ~ "intermediate.int_supply_chain__changed_digests)",
             'run_columns': ['cluster', 'source_id', 'target_id', 'relation'],
         }},
     )
 }}
-/* depends_on: {{ ref('int_build__affected_runs') }} (the pre-hook and the filters read it) */
+/* depends_on: {{ ref('int_build__affected_runs') }}, {{ ref('int_supply_chain__changed_digests') }} (the pre-hook and
+   the filters read them) */
 
 {#-
   The lineage graph as edges (data-model.md "Supply chain"): commit and trigger event -> PipelineRun (triggers),
@@ -18,9 +20,10 @@
   original -> rerun (rerun_as). Run ids are uids, an artifact's id its digest, a commit's `<repo_url>@<commit_sha>`.
   `observed_at` is when the edge came to be: the target run's creation, or the artifact's production.
   Incremental builds: an edge belongs to one run, the producer of a produces edge and the target of the others,
-  and reads only that run's mart rows, so the affected runs' edges are recomputed. consumed_by edges also depend
-  on the set of every produced digest (a new artifact makes old params consume it): they are rebuilt whole from
-  int_supply_chain__consumptions every time (about a tenth of the edges).
+  and reads only that run's mart rows, so the affected runs' edges are recomputed. A consumed_by edge is a row of
+  int_supply_chain__consumptions, which also depends on whether its digest is produced at all (a new artifact makes
+  old params consume it): those edges are recomputed as that model recomputes its rows, for the affected consumers
+  and for every consumer of a digest in int_supply_chain__changed_digests.
 -#}
 with pipeline_runs as (
     select * from {{ ref('fct_pipeline_runs') }}
@@ -75,6 +78,10 @@ consumed_by as (
         'consumed_by',
         consumed_at
     from {{ ref('int_supply_chain__consumptions') }}
+    {%- if incremental_runs_mode() == 'keys' %}
+    where {{ in_affected_keys('cluster', 'consumer_run_uid', 'runs') }}
+        or artifact_digest in (select artifact_digest from {{ ref('int_supply_chain__changed_digests') }})
+    {%- endif %}
 ),
 
 reruns as (
