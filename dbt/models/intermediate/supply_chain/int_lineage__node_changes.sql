@@ -10,9 +10,8 @@
   nodes are therefore the ends of the edges that differ between fct_lineage_edges and the old fct_lineage_graph
   among the edges that may have changed (those of the affected runs, and the consumed_by edges of the digests in
   int_supply_chain__changed_digests, which fct_lineage_edges also recomputes), plus the affected runs themselves
-  (their labels). Other nodes of their seconds
-  keep kind, first_at and label, but may change rank. Reads the read models as the previous build left them: this
-  model runs before them.
+  (their labels). Other nodes of their seconds keep kind, first_at and label, but may change rank. Reads the read
+  models as the previous build left them: this model runs before them.
 -#}
 {%- set watermark = build_watermark() if not flags.FULL_REFRESH else '' %}
 {%- set old_nodes = existing_relation('marts', 'fct_lineage_nodes') %}
