@@ -97,6 +97,22 @@
     )
 {%- endmacro %}
 
+{#-
+  The rows a keyed build of a model replaces, as a predicate over its (unqualified) columns: those of its affected
+  keys and those its `replace_always` names (meta `incremental_runs`, see delete_affected_rows). Its pre-hook
+  deletes them, its scoped key tests read them, and a model that reads its rows one to one recomputes its own rows
+  from them (`keyed_rows_of`).
+-#}
+{% macro keyed_rows(key, direct=false) -%}
+    {{ return('(' ~ (key.get('replace_always') or 'false') ~ ') or '
+        ~ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected'], direct)) }}
+{%- endmacro %}
+
+{#- keyed_rows of another model, the one at <schema>.<identifier>. -#}
+{% macro keyed_rows_of(schema, identifier) -%}
+    {{ return(keyed_rows(model_node(schema, identifier).config.meta['incremental_runs'])) }}
+{%- endmacro %}
+
 {#- `and <semi-join on the affected keys>` for the driving rows of a tagged model; nothing outside 'keys' mode. -#}
 {% macro affected_filter(cluster_column, uid_column, affected) -%}
     {%- if incremental_runs_mode() == 'keys' %}
@@ -127,8 +143,7 @@
     {%- set key = meta.get('incremental_runs') -%}
     {%- if model.config.get('materialized') != 'incremental' -%}{{ return('') }}{%- endif -%}
     {%- if key -%}
-        {%- set replaced = (key.get('replace_always') or 'false') ~ ' or '
-            ~ in_affected_keys('cluster', '(' ~ key['uid_column'] ~ ')', key['affected']) -%}
+        {%- set replaced = keyed_rows(key) -%}
     {%- elif meta.get('incremental_lineage') -%}
         {%- set replaced = lineage_replaced_rows(meta['incremental_lineage']) -%}
     {%- elif meta.get('incremental_raw') -%}
@@ -213,8 +228,7 @@
     {%- elif not key or (key.get('run_columns') or ['cluster', key['uid_column']]) | reject('in', columns) | list -%}
         {{ return('') }}
     {%- else -%}
-        {%- set scope = in_affected_keys('cluster', key['uid_column'], key['affected'], direct=true) -%}
-        {%- if key.get('replace_always') -%}{%- set scope = scope ~ ' or (' ~ key['replace_always'] ~ ')' -%}{%- endif -%}
+        {%- set scope = keyed_rows(key, direct=true) -%}
     {%- endif %}
     where not exists (
         select 1 from {{ keyed_models_relation(model.database) }}

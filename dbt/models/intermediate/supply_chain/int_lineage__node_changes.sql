@@ -86,8 +86,7 @@ old_edges as (
 new_edges as (
     select cluster, source_kind, source_id, target_kind, target_id, relation, observed_at
     from {{ edges }}
-    where (relation = 'consumed_by' and source_id in (select artifact_digest from changed_digests))
-        or {{ in_affected_keys('cluster', "case when relation = 'produces' then source_id else target_id end", 'runs') }}
+    where {{ keyed_rows_of('marts', 'fct_lineage_edges') }}
 ),
 
 changed_edges as (

@@ -79,8 +79,7 @@ consumed_by as (
         consumed_at
     from {{ ref('int_supply_chain__consumptions') }}
     {%- if incremental_runs_mode() == 'keys' %}
-    where {{ in_affected_keys('cluster', 'consumer_run_uid', 'runs') }}
-        or artifact_digest in (select artifact_digest from {{ ref('int_supply_chain__changed_digests') }})
+    where {{ keyed_rows_of('intermediate', 'int_supply_chain__consumptions') }}
     {%- endif %}
 ),
 
