@@ -14,12 +14,16 @@
   TaskRun and that run's commit; a changed TaskRun makes its old and new PipelineRun affected), so the flakiness
   marts and their tests read stored rows instead of joining ~800k TaskRuns with their PipelineRuns each.
 -#}
+{#- Both sides pick the affected PipelineRuns before the join: a filter after it joined every TaskRun of the history
+    first (0.5-0.8 s at 1M in a keyed build). -#}
 with task_runs as (
     select * from {{ ref('fct_task_runs') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 pipeline_runs as (
     select * from {{ ref('fct_pipeline_runs') }}
+    where true {{ affected_filter('cluster', 'pipeline_run_uid', 'PipelineRun') }}
 ),
 
 final as (
@@ -45,7 +49,6 @@ final as (
     where task_runs.status in ('succeeded', 'failed', 'timed_out')
         and task_runs.pipeline_run_uid is not null
         and task_runs.pipeline_task is not null
-        {{ affected_filter('task_runs.cluster', 'task_runs.pipeline_run_uid', 'PipelineRun') }}
 )
 
 select * from final
