@@ -10,22 +10,38 @@ task_runs as (
     select * from {{ ref('int_flaky__counted_task_runs') }}
 ),
 
-{#- The first succeeded run of each (pipeline, commit) group by order key; its existence makes the group mixed. -#}
+{#- The (pipeline, commit) groups with a failing run: only their first passes are looked for. Most commits are built
+    once, so ranking the passes of these groups instead of every passing run of the window is several times
+    cheaper (the TaskRuns' ranking: 0.66 → 0.11 s at 1M). -#}
+failing_pipeline_groups as (
+    select distinct cluster, namespace, pipeline_name, repo_url, commit_sha
+    from pipeline_runs
+    where is_failing and commit_sha is not null
+),
+
+{#- The first succeeded run of each such group by order key; its existence makes the group mixed. -#}
 pipeline_first_passes as (
     select
-        cluster,
-        namespace,
-        pipeline_name,
-        repo_url,
-        commit_sha,
-        pipeline_run_uid as passing_uid,
-        completed_at as passed_at,
+        passing.cluster,
+        passing.namespace,
+        passing.pipeline_name,
+        passing.repo_url,
+        passing.commit_sha,
+        passing.pipeline_run_uid as passing_uid,
+        passing.completed_at as passed_at,
         row_number() over (
-            partition by cluster, namespace, pipeline_name, repo_url, commit_sha
-            order by order_at, pipeline_run_uid
+            partition by
+                passing.cluster, passing.namespace, passing.pipeline_name, passing.repo_url, passing.commit_sha
+            order by passing.order_at, passing.pipeline_run_uid
         ) as pass_rank
-    from pipeline_runs
-    where status = 'succeeded' and commit_sha is not null
+    from pipeline_runs as passing
+    semi join failing_pipeline_groups as groups
+        on groups.cluster = passing.cluster
+        and groups.namespace = passing.namespace
+        and groups.pipeline_name = passing.pipeline_name
+        and groups.repo_url is not distinct from passing.repo_url
+        and groups.commit_sha = passing.commit_sha
+    where passing.status = 'succeeded'
 ),
 
 pipeline_same_commit as (
@@ -83,22 +99,37 @@ rerun_pass as (
     select * exclude (rerun_rank) from reruns where rerun_rank = 1
 ),
 
+failing_task_groups as (
+    select distinct cluster, namespace, pipeline_name, pipeline_task, repo_url, commit_sha
+    from task_runs
+    where is_failing and commit_sha is not null
+),
+
 task_first_passes as (
     select
-        cluster,
-        namespace,
-        pipeline_name,
-        pipeline_task,
-        repo_url,
-        commit_sha,
-        task_run_uid as passing_uid,
-        completed_at as passed_at,
+        passing.cluster,
+        passing.namespace,
+        passing.pipeline_name,
+        passing.pipeline_task,
+        passing.repo_url,
+        passing.commit_sha,
+        passing.task_run_uid as passing_uid,
+        passing.completed_at as passed_at,
         row_number() over (
-            partition by cluster, namespace, pipeline_name, pipeline_task, repo_url, commit_sha
-            order by order_at, task_run_uid
+            partition by
+                passing.cluster, passing.namespace, passing.pipeline_name, passing.pipeline_task, passing.repo_url,
+                passing.commit_sha
+            order by passing.order_at, passing.task_run_uid
         ) as pass_rank
-    from task_runs
-    where status = 'succeeded' and commit_sha is not null
+    from task_runs as passing
+    semi join failing_task_groups as groups
+        on groups.cluster = passing.cluster
+        and groups.namespace = passing.namespace
+        and groups.pipeline_name is not distinct from passing.pipeline_name
+        and groups.pipeline_task = passing.pipeline_task
+        and groups.repo_url is not distinct from passing.repo_url
+        and groups.commit_sha = passing.commit_sha
+    where passing.status = 'succeeded'
 ),
 
 task_same_commit as (
