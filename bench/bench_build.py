@@ -5,9 +5,11 @@ Steps, each in its own child process (wall time and peak RSS):
 - baseline: one DuckDB pass that parses every stored object once and pulls the staging fields with one multi-path
   `json_extract_string` call (the floor for anything that reads the JSON);
 - full build of the whole project (`--full-refresh`, staging → every mart, data tests included): what users run;
-- 1,000 objects changed and re-imported, then the incremental build of the whole project (the target), and with
-  BENCH_BUILD_CORE=1 once more for the core models alone (context);
-- floor: the same incremental build on a warehouse of a few hundred objects (dbt's cost whatever the data);
+- 1,000 objects changed and re-imported, then the incremental build of the whole project (the target), in
+  INCREMENTAL_ROUNDS rounds of their own 1,000 changes each, reported as the median round; with BENCH_BUILD_CORE=1
+  once more for the core models alone (context);
+- floor: the same incremental build on a warehouse of a few hundred objects (dbt's cost whatever the data), also
+  the median of INCREMENTAL_ROUNDS rounds;
 - publish alone (a copy of the marts file dbt builds, fsync, rename), against a `cp` of that file.
 
 Targets (brief): full build ≤ 120 s, incremental build ≤ 20 s, publish ≤ 5 s.
@@ -15,12 +17,14 @@ Targets (brief): full build ≤ 120 s, incremental build ≤ 20 s, publish ≤ 5
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import WORK_DIR, Measurement, python_cmd, run_measured, write_section
@@ -29,6 +33,9 @@ from etl.build import DBT_PROJECT_DIR, PROJECT_DIR_ENV, marts_db_path
 CORE_SELECTION = ["path:models/staging", "path:models/intermediate/core", "path:models/marts/core"]
 CHANGED_OBJECTS = 1000
 TARGETS = {"full": 120.0, "incremental": 20.0, "publish": 5.0}
+# The same incremental build on a shared machine varied by a third from one run to the next (docs/dbt.md): the
+# incremental and floor rows are the median of this many rounds, each after changes of its own.
+INCREMENTAL_ROUNDS = 3
 
 
 def _history_dir() -> Path:
@@ -107,12 +114,33 @@ def _verdict(seconds: float, target: float) -> str:
     return f"target ≤ {target:.0f} s: {'met' if seconds <= target else 'MISSED'}"
 
 
-def _build_row(measured: Measurement, target: float | None, publish_target: float | None = None) -> str:
+def _build_row(
+    measured: Measurement, target: float | None, publish_target: float | None = None, rounds: str = ""
+) -> str:
     dbt_s, publish_s = _dbt_seconds(measured)
-    notes = f"dbt {dbt_s:.1f} s, publish {publish_s:.1f} s"
+    notes = f"{rounds}; dbt {dbt_s:.1f} s" if rounds else f"dbt {dbt_s:.1f} s"
+    notes += f", publish {publish_s:.1f} s"
     if publish_target:
         notes += f" (publish {_verdict(publish_s, publish_target)})"
     return _row(measured, f"{notes}; {_verdict(measured.seconds, target)}" if target else notes)
+
+
+def _median_round(
+    label: str, prepare: Callable[[], object], cmd: list[str], env: dict[str, str], run_results: Path
+) -> tuple[Measurement, str, Path]:
+    """INCREMENTAL_ROUNDS builds, each after `prepare()` (new changes): the median round under `label`, the rounds'
+    times as text, and that round's copy of dbt's run_results.json."""
+    rounds = []
+    for index in range(INCREMENTAL_ROUNDS):
+        prepare()
+        measured = _run(f"{label}, round {index + 1}", cmd, env=env)
+        kept = run_results.with_name(f"run_results.round{index + 1}.json")
+        shutil.copyfile(run_results, kept)
+        rounds.append((measured, kept))
+    median, kept = sorted(rounds, key=lambda pair: pair[0].seconds)[len(rounds) // 2]
+    LOADS[label] = LOADS[median.label]
+    times = " / ".join(f"{measured.seconds:.1f}" for measured, _ in rounds)
+    return dataclasses.replace(median, label=label), f"median of {len(rounds)} rounds ({times} s)", kept
 
 
 def _floor_row(env: dict[str, str]) -> str:
@@ -134,15 +162,24 @@ def _floor_row(env: dict[str, str]) -> str:
     )
     lines = objects.read_text().splitlines()
     changed = home / "changed.ndjson"
-    # One object again with a higher resourceVersion: a late update, as in the 1M rows.
     obj = json.loads(lines[0])
-    obj["metadata"]["resourceVersion"] = str(int(obj["metadata"].get("resourceVersion") or 0) + 1)
-    changed.write_text(json.dumps(obj) + "\n")
-    run_measured("setup: re-import 1 changed object", _cli("import", "--home", str(home), str(changed)))
+
+    def change_one_object() -> None:
+        # One object again with a higher resourceVersion: a late update, as in the 1M rows.
+        obj["metadata"]["resourceVersion"] = str(int(obj["metadata"].get("resourceVersion") or 0) + 1)
+        changed.write_text(json.dumps(obj) + "\n")
+        run_measured("setup: re-import 1 changed object", _cli("import", "--home", str(home), str(changed)))
+
     label = f"floor: incremental build of the whole project on {len(lines)} objects (+ publish)"
-    measured = _run(label, _cli("build", "--home", str(home)), env=env)
+    measured, rounds, _ = _median_round(
+        label,
+        change_one_object,
+        _cli("build", "--home", str(home)),
+        env,
+        home / "dbt" / "target" / "run_results.json",
+    )
     shutil.rmtree(home, ignore_errors=True)
-    return _build_row(measured, None)
+    return _build_row(measured, None, rounds=rounds)
 
 
 def _core_rows(home: Path, env: dict[str, str]) -> list[str]:
@@ -205,13 +242,16 @@ def main() -> None:
     full = _run(
         "full build, whole project (+ publish)", _cli("build", "--home", str(home), "--full-refresh"), env=env
     )
-    reimport = _write_and_import_changes(home)
-    incremental = _run(
+    reimports: list[Measurement] = []
+    incremental, incremental_rounds, incremental_results = _median_round(
         f"incremental build after {CHANGED_OBJECTS} changed objects, whole project (+ publish)",
+        lambda: reimports.append(_write_and_import_changes(home)),
         _cli("build", "--home", str(home)),
-        env=env,
+        env,
+        home / "dbt" / "target" / "run_results.json",
     )
-    incremental_nodes = _slowest_nodes(home / "dbt" / "target" / "run_results.json")
+    reimport = reimports[-1]
+    incremental_nodes = _slowest_nodes(incremental_results)
     core = _core_rows(home, env) if os.environ.get("BENCH_BUILD_CORE") else []
     floor = _floor_row(env)
     marts_db = marts_db_path(db)
@@ -224,7 +264,9 @@ def main() -> None:
         _row(baseline, "floor for parsing the JSON once"),
         _build_row(full, TARGETS["full"], publish_target=TARGETS["publish"]),
         reimport.row("raw layer, for context"),
-        _build_row(incremental, TARGETS["incremental"], publish_target=TARGETS["publish"]),
+        _build_row(
+            incremental, TARGETS["incremental"], publish_target=TARGETS["publish"], rounds=incremental_rounds
+        ),
         floor,
         *core,
         _row(
