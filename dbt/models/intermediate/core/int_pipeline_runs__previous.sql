@@ -1,5 +1,5 @@
 {#- Tagged: the comparison models read it, so it belongs to the incremental scheme's watermark. -#}
-{{ config(materialized='incremental', incremental_strategy='changed_rows', tags=['incremental_runs']) }}
+{{ config(tags=['incremental_runs']) }}
 
 {#-
   Each terminal PipelineRun paired with the terminal run of the same (cluster, namespace, pipeline_name) just

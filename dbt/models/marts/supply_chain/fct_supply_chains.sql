@@ -1,4 +1,3 @@
-{{ config(materialized='incremental', incremental_strategy='changed_rows') }}
 {#-
   One row per (repo_url, commit_sha) seen on any run (PipelineRun or standalone TaskRun with a known commit):
   how it was built, which artifacts it produced, whether they are signed, and who consumed them downstream.
