@@ -36,11 +36,7 @@ pipeline_first_passes as (
         ) as pass_rank
     from pipeline_runs as passing
     semi join failing_pipeline_groups as groups
-        on groups.cluster = passing.cluster
-        and groups.namespace = passing.namespace
-        and groups.pipeline_name = passing.pipeline_name
-        and groups.repo_url is not distinct from passing.repo_url
-        and groups.commit_sha = passing.commit_sha
+        on {{ same_commit_group('groups', 'passing', 'pipeline') }}
     where passing.status = 'succeeded'
 ),
 
@@ -60,11 +56,7 @@ pipeline_same_commit as (
     from pipeline_runs as failing
     inner join pipeline_first_passes as passes
         on passes.pass_rank = 1
-        and passes.cluster = failing.cluster
-        and passes.namespace = failing.namespace
-        and passes.pipeline_name = failing.pipeline_name
-        and passes.repo_url is not distinct from failing.repo_url
-        and passes.commit_sha = failing.commit_sha
+        and {{ same_commit_group('passes', 'failing', 'pipeline') }}
     where failing.is_failing and failing.commit_sha is not null
 ),
 
@@ -123,12 +115,7 @@ task_first_passes as (
         ) as pass_rank
     from task_runs as passing
     semi join failing_task_groups as groups
-        on groups.cluster = passing.cluster
-        and groups.namespace = passing.namespace
-        and groups.pipeline_name is not distinct from passing.pipeline_name
-        and groups.pipeline_task = passing.pipeline_task
-        and groups.repo_url is not distinct from passing.repo_url
-        and groups.commit_sha = passing.commit_sha
+        on {{ same_commit_group('groups', 'passing', 'task') }}
     where passing.status = 'succeeded'
 ),
 
@@ -148,12 +135,7 @@ task_same_commit as (
     from task_runs as failing
     inner join task_first_passes as passes
         on passes.pass_rank = 1
-        and passes.cluster = failing.cluster
-        and passes.namespace = failing.namespace
-        and passes.pipeline_name is not distinct from failing.pipeline_name
-        and passes.pipeline_task = failing.pipeline_task
-        and passes.repo_url is not distinct from failing.repo_url
-        and passes.commit_sha = failing.commit_sha
+        and {{ same_commit_group('passes', 'failing', 'task') }}
     where failing.is_failing and failing.commit_sha is not null
 ),
 
