@@ -25,6 +25,13 @@ with results as (
         or right(name, 15) = 'ARTIFACT_DIGEST'
         or right(name, 16) = 'ARTIFACT_OUTPUTS'
     ) {{ affected_filter('cluster', 'run_uid', 'runs') }}
+    {%- if incremental_runs_mode() == 'keys' %}
+    {#- A fence for DuckDB's optimizer, which otherwise pushes the readers' filters (the digest and URI regexes
+        below), OR-ed, into this CTE beneath the affected-run semi-join: they then ran over every such result of the
+        history instead of the affected runs' (0.6 s against 0.15 s at 1M). Not in a full build, which reads them
+        all anyway. #}
+    offset 0
+    {%- endif %}
 ),
 
 uri_halves as (
