@@ -17,7 +17,6 @@ Targets (brief): full build ≤ 120 s, incremental build ≤ 20 s, publish ≤ 5
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -27,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import WORK_DIR, Measurement, python_cmd, run_measured, write_section
+from bench.common import WORK_DIR, Measurement, median_round, python_cmd, run_measured, write_section
 from etl.build import DBT_PROJECT_DIR, PROJECT_DIR_ENV, marts_db_path
 
 CORE_SELECTION = ["path:models/staging", "path:models/intermediate/core", "path:models/marts/core"]
@@ -52,20 +51,10 @@ def _history_dir() -> Path:
     return Path(ensure())
 
 
-# 1-minute load average before and after each measured step: the machine is shared, so every figure carries it.
-LOADS: dict[str, tuple[float, float]] = {}
-
-
-def _run(label: str, cmd: list[str], env: dict[str, str] | None = None) -> Measurement:
-    before = os.getloadavg()[0]
-    measured = run_measured(label, cmd, env=env)
-    LOADS[label] = (before, os.getloadavg()[0])
-    return measured
-
-
 def _row(measured: Measurement, notes: str) -> str:
-    before, after = LOADS.get(measured.label, (float("nan"), float("nan")))
-    return measured.row(f"{notes}; CPU {measured.cpu_seconds:.1f} s; load {before:.1f}→{after:.1f}")
+    return measured.row(
+        f"{notes}; CPU {measured.cpu_seconds:.1f} s; load {measured.load_before:.1f}→{measured.load_after:.1f}"
+    )
 
 
 def _cli(*args: str) -> list[str]:
@@ -85,7 +74,7 @@ def _baseline_parse(db: Path) -> Measurement:
         "'$.metadata.labels.\"tekton.dev/pipelineTask\"','$.spec.pipelineRef.name']) as s from raw.tekton_objects)"
     )
     code = f"import duckdb; c = duckdb.connect({str(db)!r}, read_only=True); print(c.execute({sql!r}).fetchall())"
-    return _run("baseline: parse every object once (5 paths, one call)", python_cmd("-c", code))
+    return run_measured("baseline: parse every object once (5 paths, one call)", python_cmd("-c", code))
 
 
 def _change_objects(db: Path, out: Path, count: int) -> None:
@@ -130,17 +119,14 @@ def _median_round(
 ) -> tuple[Measurement, str, Path]:
     """INCREMENTAL_ROUNDS builds, each after `prepare()` (new changes): the median round under `label`, the rounds'
     times as text, and that round's copy of dbt's run_results.json."""
-    rounds = []
+    rounds, kept = [], []
     for index in range(INCREMENTAL_ROUNDS):
         prepare()
-        measured = _run(f"{label}, round {index + 1}", cmd, env=env)
-        kept = run_results.with_name(f"run_results.round{index + 1}.json")
-        shutil.copyfile(run_results, kept)
-        rounds.append((measured, kept))
-    median, kept = sorted(rounds, key=lambda pair: pair[0].seconds)[len(rounds) // 2]
-    LOADS[label] = LOADS[median.label]
-    times = " / ".join(f"{measured.seconds:.1f}" for measured, _ in rounds)
-    return dataclasses.replace(median, label=label), f"median of {len(rounds)} rounds ({times} s)", kept
+        rounds.append(run_measured(f"{label}, round {index + 1}", cmd, env=env))
+        kept.append(run_results.with_name(f"run_results.round{index + 1}.json"))
+        shutil.copyfile(run_results, kept[-1])
+    index, median, times = median_round(rounds, label)
+    return median, f"median of {len(rounds)} rounds ({times} s)", kept[index]
 
 
 def _floor_row(env: dict[str, str]) -> str:
@@ -189,7 +175,7 @@ def _core_rows(home: Path, env: dict[str, str]) -> list[str]:
     build of the whole project recomputes everything once."""
     _write_and_import_changes(home)
     label = f"incremental build after {CHANGED_OBJECTS} changed objects, core models only (+ publish)"
-    measured = _run(label, _cli("build", "--home", str(home), "--select", *CORE_SELECTION), env=env)
+    measured = run_measured(label, _cli("build", "--home", str(home), "--select", *CORE_SELECTION), env=env)
     return [_build_row(measured, None)]
 
 
@@ -239,7 +225,7 @@ def main() -> None:
     db = home / "warehouse.duckdb"
     baseline = _baseline_parse(db)
     # What users run: `tekton-warehouse build` of the whole project (every mart), full and then incremental.
-    full = _run(
+    full = run_measured(
         "full build, whole project (+ publish)", _cli("build", "--home", str(home), "--full-refresh"), env=env
     )
     reimports: list[Measurement] = []
@@ -255,9 +241,11 @@ def main() -> None:
     core = _core_rows(home, env) if os.environ.get("BENCH_BUILD_CORE") else []
     floor = _floor_row(env)
     marts_db = marts_db_path(db)
-    copy_baseline = _run("baseline: cp the marts file", ["cp", str(marts_db), str(home / "copy.duckdb")])
+    copy_baseline = run_measured(
+        "baseline: cp the marts file", ["cp", str(marts_db), str(home / "copy.duckdb")]
+    )
     (home / "copy.duckdb").unlink(missing_ok=True)
-    publish_alone = _run("publish alone", _publish_cmd(home))
+    publish_alone = run_measured("publish alone", _publish_cmd(home))
 
     rows = [
         imported.row(f"{objects.stat().st_size / 1e9:.2f} GB NDJSON"),

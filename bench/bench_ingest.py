@@ -15,7 +15,6 @@ ceiling, the bound and the import, each reported as its median round (default 3)
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import WORK_DIR, Measurement, python_cmd, run_measured, write_section
+from bench.common import WORK_DIR, Measurement, median_round, python_cmd, run_measured, write_section
 
 NAIVE_SAMPLE = int(os.environ.get("BENCH_INGEST_NAIVE_SAMPLE", "50000"))
 UPDATED_RECORDS = 1000
@@ -166,20 +165,10 @@ binary views instead of a sliced copy, ~1-2 s of CPU per 1M), a strip without th
 document (DuckDB offers none)."""
 
 
-# 1-minute load average before and after each measured step: the machine is shared, so every figure carries it.
-LOADS: dict[str, tuple[float, float]] = {}
-
-
-def _measure(label: str, cmd: list[str]) -> Measurement:
-    before = os.getloadavg()[0]
-    measured = run_measured(label, cmd)
-    LOADS[label] = (before, os.getloadavg()[0])
-    return measured
-
-
 def _row(measured: Measurement, notes: str) -> str:
-    before, after = LOADS[measured.label]
-    return measured.row(f"{notes} | {measured.cpu_seconds:.1f} | {before:.1f} → {after:.1f}")
+    return measured.row(
+        f"{notes} | {measured.cpu_seconds:.1f} | {measured.load_before:.1f} → {measured.load_after:.1f}"
+    )
 
 
 def _import_section(objects: Path, total: int, work: Path) -> tuple[str, list[Measurement]]:
@@ -204,7 +193,7 @@ def _import_section(objects: Path, total: int, work: Path) -> tuple[str, list[Me
     ]
     (ceiling, bound, ours), rounds_text = _median_rounds(steps)
     sample = min(NAIVE_SAMPLE, total)
-    naive = _measure(
+    naive = run_measured(
         f"naive loop, {sample:,} objects",
         python_cmd("-c", NAIVE_SCRIPT, str(_fresh(work / "naive") / "n.duckdb"), str(objects), str(sample)),
     )
@@ -247,13 +236,12 @@ def _median_rounds(steps: list[tuple[str, str, Callable[[], list[str]]]]) -> tup
     rounds: list[list[Measurement]] = [[] for _ in steps]
     for index in range(IMPORT_ROUNDS):
         for (_, label, make_cmd), measured in zip(steps, rounds, strict=True):
-            measured.append(_measure(f"{label}, round {index + 1}", make_cmd()))
+            measured.append(run_measured(f"{label}, round {index + 1}", make_cmd()))
     medians, texts = [], []
     for (short, label, _), measured in zip(steps, rounds, strict=True):
-        median = sorted(measured, key=lambda m: m.seconds)[len(measured) // 2]
-        LOADS[label] = LOADS[median.label]
-        medians.append(dataclasses.replace(median, label=label))
-        texts.append(f"{short} " + " / ".join(f"{m.seconds:.1f}" for m in measured) + " s")
+        _, median, times = median_round(measured, label)
+        medians.append(median)
+        texts.append(f"{short} {times} s")
     return medians, "; ".join(texts)
 
 
@@ -276,14 +264,16 @@ def _ingest_section(history: Path, total: int, work: Path) -> str:
         home = _fresh(work / "ingest")
         config = _config(home, target)
         command = python_cmd("-m", "etl.cli", "ingest", "--home", str(home), "--config", str(config))
-        full = _measure("ingest, empty warehouse, gRPC", command)
+        full = run_measured("ingest, empty warehouse, gRPC", command)
         started = time.perf_counter()
         subprocess.run(
             python_cmd("-c", UPDATE_SCRIPT, target, str(history / "records.ndjson"), str(UPDATED_RECORDS)),
             check=True,
         )
         update_s = time.perf_counter() - started
-        incremental = _measure(f"incremental ingest after {UPDATED_RECORDS:,} UpdateRecord calls", command)
+        incremental = run_measured(
+            f"incremental ingest after {UPDATED_RECORDS:,} UpdateRecord calls", command
+        )
     finally:
         server.terminate()
         server.wait()

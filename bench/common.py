@@ -6,6 +6,7 @@ its Markdown section into bench/RESULTS.md between `<!-- bench:NAME -->` markers
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -32,6 +33,9 @@ class Measurement:
     # user + system CPU of the child: on a shared machine less noisy than wall time (another job's load stretches
     # the wall clock, not the work done)
     cpu_seconds: float = 0.0
+    # 1-minute load average right before and right after: the machine is shared, so every figure carries it
+    load_before: float = float("nan")
+    load_after: float = float("nan")
 
     def row(self, extra: str = "") -> str:
         return f"| {self.label} | {self.seconds:.2f} | {self.peak_rss_mb:.0f} | {extra} |"
@@ -41,6 +45,7 @@ def run_measured(
     label: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Measurement:
     """Run `cmd` to completion; fail loudly if it fails. Peak RSS is the child's own (largest process it reaped)."""
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryFile(mode="w+") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -54,7 +59,23 @@ def run_measured(
         output = log.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{label}: {' '.join(cmd)} exited {proc.returncode}:\n{output[-4000:]}")
-    return Measurement(label, seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
+    return Measurement(
+        label,
+        seconds,
+        usage.ru_maxrss / 1024,
+        output,
+        usage.ru_utime + usage.ru_stime,
+        load_before,
+        os.getloadavg()[0],
+    )
+
+
+def median_round(rounds: list[Measurement], label: str) -> tuple[int, Measurement, str]:
+    """The median of `rounds` by wall time: its index, the round under `label`, and every round's seconds as text
+    ("31.2 / 40.3 / 34.9"). On a shared machine one run of a step compares other tenants' load as much as the code."""
+    index = sorted(range(len(rounds)), key=lambda i: rounds[i].seconds)[len(rounds) // 2]
+    times = " / ".join(f"{measured.seconds:.1f}" for measured in rounds)
+    return index, dataclasses.replace(rounds[index], label=label), times
 
 
 def python_cmd(*args: str) -> list[str]:
