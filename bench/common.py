@@ -84,9 +84,32 @@ def python_cmd(*args: str) -> list[str]:
 
 def machine_line() -> str:
     return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.machine()}"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores ({cpu_model()}), Python "
+        f"{platform.python_version()}, {platform.machine()}; {python_speed()}"
     )
+
+
+def cpu_model() -> str:
+    """The CPU as /proc/cpuinfo names it, with its family and model: hosts named alike differ in speed."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    fields = dict(re.findall(r"^(model name|cpu family|model)\s*:\s*(.*)$", text, re.M))
+    name = fields.get("model name", "unknown CPU")
+    return (
+        f"{name}, family {fields['cpu family']} model {fields['model']}" if "cpu family" in fields else name
+    )
+
+
+def python_speed() -> str:
+    """A fixed pure-Python loop, timed: sessions ran on hosts whose per-core speed differed 2x under the same name
+    (bench/RESULTS.md, top), which moves every Python-bound figure; this makes hosts comparable."""
+    started = time.process_time()
+    total = 0
+    for number in range(20_000_000):
+        total += number & 7
+    return f"20M-step Python loop {time.process_time() - started:.2f} CPU s"
 
 
 def write_section(name: str, markdown: str) -> None:
