@@ -36,7 +36,7 @@ from etl.kube.client import (
     unauthorized_error,
     unreachable_error,
 )
-from etl.sources import SOURCE_PAGE_SCHEMA
+from etl.sources import SOURCE_PAGE_SCHEMA, data_column
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def _page_from_list(body: bytes, version: str, kind: Kind, plural: str) -> _Page
         pa.array(refs, pa.string()),
         pa.array(hints, pa.string()),
         pa.nulls(len(refs), pa.timestamp("us", tz="UTC")),
-        pa.array(data, pa.binary()),
+        data_column(data),
     ]
     table = pa.Table.from_arrays(columns, schema=SOURCE_PAGE_SCHEMA)
     return _Page(table, token)

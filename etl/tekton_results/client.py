@@ -25,7 +25,6 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import grpc
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import requests
@@ -33,7 +32,7 @@ from google.protobuf import json_format
 
 from etl.config import ClusterConfig
 from etl.errors import AuthError, ConfigError, SourceError
-from etl.sources import SOURCE_PAGE_SCHEMA
+from etl.sources import SOURCE_PAGE_SCHEMA, data_column
 from etl.tekton_results.gen.tekton.results.v1alpha2 import api_pb2, api_pb2_grpc, resources_pb2
 
 log = logging.getLogger(__name__)
@@ -333,19 +332,9 @@ def _page_from_protos(records: Sequence[resources_pb2.Record]) -> pa.Table:
             pa.array(names, pa.string()),
             pa.array(types, pa.string()),
             pa.array(times, pa.timestamp("us", tz="UTC")),
-            _binary_array(values),
+            data_column(values),
         ],
         schema=SOURCE_PAGE_SCHEMA,
-    )
-
-
-def _binary_array(values: list[bytes]) -> pa.Array:
-    """One exact-size join instead of `pa.array`'s item-by-item appends into a growing buffer (a page of 1,000
-    objects is ~3 MB): 5-15% less CPU for the page (measured). 32-bit offsets: a page is at most max_message_bytes."""
-    offsets = np.zeros(len(values) + 1, np.int32)
-    np.cumsum(np.fromiter(map(len, values), np.int64, len(values)), out=offsets[1:])
-    return pa.Array.from_buffers(
-        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
     )
 
 
@@ -484,7 +473,7 @@ def _page_from_json(records: list[dict[str, Any]]) -> pa.Table:
         pc.cast(pa.array(times, pa.string()), pa.timestamp("ns", tz="UTC")), SOURCE_PAGE_SCHEMA[2].type
     )
     return pa.Table.from_arrays(
-        [pa.array(names, pa.string()), pa.array(types, pa.string()), stamps, pa.array(values, pa.binary())],
+        [pa.array(names, pa.string()), pa.array(types, pa.string()), stamps, data_column(values)],
         schema=SOURCE_PAGE_SCHEMA,
     )
 
