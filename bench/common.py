@@ -7,6 +7,7 @@ its Markdown section into bench/RESULTS.md between `<!-- bench:NAME -->` markers
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import re
@@ -41,32 +42,51 @@ class Measurement:
         return f"| {self.label} | {self.seconds:.2f} | {self.peak_rss_mb:.0f} | {extra} |"
 
 
+# Linux records the launching process's peak RSS in a child's ru_maxrss when the child execs, so a child of this
+# process would report at least this process's own peak (a bench that queried DuckDB in-process: ~300 MB for a
+# `python -c pass`). This small launcher forks the command afresh and reports the command's own rusage.
+_LAUNCHER = """
+import json, os, sys
+report, cmd = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as exc:
+        print(f"cannot run {cmd[0]}: {exc}", file=sys.stderr, flush=True)
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as out:
+    json.dump({"maxrss_kb": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime}, out)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_measured(
     label: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Measurement:
-    """Run `cmd` to completion; fail loudly if it fails. Peak RSS is the child's own (largest process it reaped)."""
+    """Run `cmd` to completion; fail loudly if it fails. Peak RSS is the command's own (with the largest process
+    it reaped), whatever this process's own peak (`_LAUNCHER`); CPU is the command's and its children's."""
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryFile(mode="w+") as log:
+    with tempfile.TemporaryFile(mode="w+") as log, tempfile.NamedTemporaryFile(suffix=".json") as report:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd or REPO_ROOT
+        proc = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, report.name, *cmd],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd or REPO_ROOT,
+            check=False,
         )
-        # wait4 (not Popen.wait) so the rusage is this child's alone, not the max over every child we ever ran.
-        _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         output = log.read()
-    if proc.returncode != 0:
+        usage = json.loads(Path(report.name).read_text() or "{}")
+    if proc.returncode != 0 or not usage:
         raise RuntimeError(f"{label}: {' '.join(cmd)} exited {proc.returncode}:\n{output[-4000:]}")
     return Measurement(
-        label,
-        seconds,
-        usage.ru_maxrss / 1024,
-        output,
-        usage.ru_utime + usage.ru_stime,
-        load_before,
-        os.getloadavg()[0],
+        label, seconds, usage["maxrss_kb"] / 1024, output, usage["cpu"], load_before, os.getloadavg()[0]
     )
 
 
