@@ -135,23 +135,20 @@ strip of an object with bulky fields (json_merge_patch: a parse, a mutable copy 
 for column statistics and block checksums. By library (perf, a 1M gRPC ingest): DuckDB 49%, libc 20% (mostly
 memmove), kernel 16%, Python 6%, protobuf 3%, Arrow 2%.
 
-What helped this round: page faults. Pinning glibc's mmap threshold (for peak RSS, below) had also pinned its trim
-threshold at 128 KB, so each freed block of a few MB (a gRPC page joined into one bytes object, the stage's Arrow
-output) gave its pages back and the next one faulted them in again: 2.5 million faults and 15.8 s of system time in
-a 1M ingest. A 16 MB trim threshold: 1.4 million faults, 11 s, peak RSS +30-50 MB. The insert's correlated NOT
-EXISTS became a delim join that copied every candidate row with its text; NOT IN on the uid does not (-7% of the
-insert). The gRPC client builds a page's data column with one exact-size join (-5-15% of the page build). Together,
-in single runs at load ~1 before and after: import CPU 64.5 -> 55.2 s, ingest CPU 72-74 -> 61.8-64.6 s. The
-remaining faults are mostly DuckDB's JSON functions' arenas (35%) and its Arrow output (13%).
+The host moves this ratio more than the code does. On the shared hosts the benchmarks ran on until 2026-11-22 (top
+of this file), the import took 2.6x the ceiling's CPU (56 vs 22 s) and reached 30-45% of its throughput; on the
+host of 2026-11-23 it took 1.2x (24-25 vs 20 s) and reached 78-90%, with the same code. The ceiling is one parallel
+scan inside DuckDB and took about the same time on both; the loader also pays for work that costs more on a slower
+core: Python cutting lines into pages, a statement per batch, and page faults (1.4 million in a 1M ingest, ~3 us
+each even here). glibc's trim threshold is raised to 16 MB for that reason (etl/warehouse/load.py): at its
+default, each freed block of a few MB was given back and faulted in again (2.5 million faults, 15.8 s of system
+time in a 1M ingest on the older host).
 
 The bound row is DuckDB alone doing the JSON work every loader must do per object (keys, types, strip) as one
 streaming statement that reads the file itself on DuckDB's threads, without source refs, hashes, rejects, dedupe,
-upsert or commits: 51-72% of the ceiling over this session's runs (one at load 0.5: 19.5 s, CPU 34 s). So DuckDB's
-JSON functions leave room for the target; what keeps the loader at 30-45% of the ceiling is its shape: Python
-cutting the lines into Arrow pages, one single-threaded statement per 10,000-object batch on each of two cursors,
-the staged batch's trip through Arrow and back, and the per-batch bookkeeping. Files have no watermark (a killed
-import is run again), so a file could be loaded by such a statement per commit-sized slice, read by DuckDB itself:
-the next step for import.
+upsert or commits. Where the loader falls well short of the bound (the older hosts: 63% of it), the next step is a
+file path of that shape: files have no watermark (a killed import is run again), so a file could be loaded by such
+a statement per commit-sized slice, read by DuckDB itself.
 
 Measured without gain: the stage's materialised text replaced by a positional join, one json_transform instead of
 the two parses (6.5 vs 7.4 us per object), DuckDB's allocator settings (allocator_flush_threshold, block allocator),
