@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a synthetic Tekton history with known injected truths",
         description="Generate a deterministic, realistic Tekton history into DIR: objects.ndjson (Kubernetes "
         "objects), records.ndjson (the same as Tekton Results records) and ground_truth.json (what the marts must "
-        "find). About 1,000,000 objects (~200,000 PipelineRuns and their TaskRuns): --days 30 --pipelines 1000 "
+        "find). About 1,000,000 objects (~200,000 PipelineRuns and their TaskRuns): --days 30 --pipelines 1042 "
         "--namespaces 20 --runs-per-day 6.",
     )
     parser.add_argument(
