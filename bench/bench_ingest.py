@@ -136,13 +136,13 @@ for column statistics and block checksums. By library (perf, a 1M gRPC ingest): 
 memmove), kernel 16%, Python 6%, protobuf 3%, Arrow 2%.
 
 The host moves this ratio more than the code does. On the shared hosts the benchmarks ran on until 2026-11-22 (top
-of this file), the import took 2.6x the ceiling's CPU (56 vs 22 s) and reached 30-45% of its throughput; on the
-host of 2026-11-23 it took 1.2x (24-25 vs 20 s) and reached 78-90%, with the same code. The ceiling is one parallel
-scan inside DuckDB and took about the same time on both; the loader also pays for work that costs more on a slower
-core: Python cutting lines into pages, a statement per batch, and page faults (1.4 million in a 1M ingest, ~3 us
-each even here). glibc's trim threshold is raised to 16 MB for that reason (etl/warehouse/load.py): at its
-default, each freed block of a few MB was given back and faulted in again (2.5 million faults, 15.8 s of system
-time in a 1M ingest on the older host).
+of this file), the import took 2.6x the ceiling's CPU (56 vs 22 s) and reached 30-45% of its throughput; on the host
+of 2026-11-23 it took 1.2-1.5x (24-31 vs 19-24 s) and reached 71-90%, with the same code. The ceiling is one
+parallel scan inside DuckDB and took about the same time on both; the loader also pays for work that costs more on a
+slower core: Python cutting lines into pages, a statement per batch, and page faults (1.4 million in a 1M ingest, ~3
+us each even here). glibc's trim threshold is raised to 16 MB for that reason (etl/warehouse/load.py): at its
+default, each freed block of a few MB was given back and faulted in again (2.5 million faults, 15.8 s of system time
+in a 1M ingest on the older host).
 
 The bound row is DuckDB alone doing the JSON work every loader must do per object (keys, types, strip) as one
 streaming statement that reads the file itself on DuckDB's threads, without source refs, hashes, rejects, dedupe,
