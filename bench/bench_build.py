@@ -181,7 +181,7 @@ def _core_rows(home: Path, env: dict[str, str]) -> list[str]:
 
 def _write_and_import_changes(home: Path) -> Measurement:
     db, changed = home / "warehouse.duckdb", home / "changed.ndjson"
-    # In a child, so this process stays small: a forked child's peak RSS starts from its parent's.
+    # In a child: the bench process itself never opens the warehouse.
     run_measured(
         "setup: write changed objects",
         python_cmd("-m", "bench.bench_build", "change", str(db), str(changed), str(CHANGED_OBJECTS)),
