@@ -1,8 +1,8 @@
 """`tekton-warehouse build`: run the dbt project on the working file, then publish the serving file.
 
-dbt runs in a child process (`python -m dbt.cli.main`): its logging and global state stay out of ours, and a crash
-in dbt cannot take the caller (Dagster, the CLI, a test) down with it. Everything it writes goes under
-`<home>/dbt/` (target, logs, docs). The build holds the writer lock so it never races an ingest.
+dbt runs in a child process (`python -m etl.dbt_process`, dbt's own CLI): its logging and global state stay out
+of ours, and a crash in dbt cannot take the caller (Dagster, the CLI, a test) down with it. Everything it writes
+goes under `<home>/dbt/` (target, logs, docs). The build holds the writer lock so it never races an ingest.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def invoke_dbt(
     cmd = [
         sys.executable,
         "-m",
-        "dbt.cli.main",
+        "etl.dbt_process",
         "--no-use-colors",
         *file_log_args(),
         *args,

@@ -113,6 +113,25 @@ def test_open_reader_keeps_old_snapshot_while_build_publishes(incremental_home: 
 
 
 @pytest.mark.slow
+def test_dbt_process_closes_the_warehouse_before_it_exits(incremental_home: dict[str, Any]) -> None:
+    """The dbt child leaves with os._exit (etl.dbt_process): it must have closed DuckDB first, which checkpoints
+    the build's writes into the file and removes the write-ahead log."""
+    assert not incremental_home["paths"].warehouse_db.with_name("warehouse.duckdb.wal").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "output"),
+    [(["--version"], 0, "Core:"), (["no-such-command"], 2, "No such command")],
+)
+def test_dbt_process_passes_on_dbt_exit_status(args: list[str], code: int, output: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.dbt_process", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == code
+    assert output in done.stdout + done.stderr
+
+
+@pytest.mark.slow
 def test_incremental_build_applies_late_updates(incremental_home: dict[str, Any]) -> None:
     db = incremental_home["paths"].serving_db
     runs = dict(query(db, "select pipeline_run_uid, status from marts.fct_pipeline_runs"))
